@@ -1,0 +1,149 @@
+"""The code cache: compiles translated blocks with llvmlite's MCJIT, keeps the native hash
+table the dispatcher probes, and owns chaining and invalidation.
+
+Blocks are keyed by (pc, ctx): ctx holds everything else that changes the code (zero in user
+mode).  Direct-branch exits have chain slots (module globals) the dispatcher fills; the cache
+remembers, per target, which slots point at it, so invalidating a block unlinks every chain
+into it before its code is freed.
+"""
+from __future__ import annotations
+
+import ctypes
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import llvmlite.binding as llvm
+import numpy as np
+
+PAGE = 4096
+
+
+def _init_llvm():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+
+
+@dataclass
+class Block:
+    pc: int
+    ctx: int
+    end: int
+    ninsns: int
+    fn: int
+    module: object
+    own_slots: list = field(default_factory=list)     # (address, target pc) of its exits
+
+
+class CodeCache:
+    def __init__(self, translator, codegen_opt: int = 0, size: int = 1 << 14):
+        _init_llvm()
+        self.translator = translator
+        self.tm = llvm.Target.from_default_triple().create_target_machine(opt=codegen_opt,
+                                                                           jit=True)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        self.pto = llvm.create_pipeline_tuning_options(speed_level=1)
+        self.pb = llvm.create_pass_builder(self.tm, self.pto)
+        self.blocks: dict[tuple, Block] = {}
+        self.by_page: dict[int, set] = defaultdict(set)
+        self.slots_into: dict[tuple, set] = defaultdict(set)   # (target, ctx) -> slot addresses
+        self.compile_seconds = []
+        self._alloc(size)
+
+    def _alloc(self, size):
+        self.keys_pc = np.zeros(size, dtype=np.int64)
+        self.keys_ctx = np.zeros(size, dtype=np.int64)
+        self.fns = np.zeros(size, dtype=np.int64)
+
+    # -- hash table (same hash as dispatch.lookup) --------------------------------------
+    def _slot_index(self, pc, ctx):
+        mask = self.keys_pc.shape[0] - 1
+        spc = pc - (1 << 64) if pc >> 63 else pc
+        h = ((spc >> 2) ^ (spc >> 17) ^ ctx) & mask
+        while self.fns[h] != 0 and not (self.keys_pc[h] == spc and self.keys_ctx[h] == ctx):
+            h = (h + 1) & mask
+        return h, spc
+
+    def _insert(self, block: Block):
+        if 2 * (len(self.blocks) + 1) > self.keys_pc.shape[0]:
+            self._rehash(self.keys_pc.shape[0] * 2)
+        h, spc = self._slot_index(block.pc, block.ctx)
+        self.keys_pc[h] = spc
+        self.keys_ctx[h] = block.ctx
+        self.fns[h] = block.fn
+
+    def _rehash(self, size):
+        self._alloc(size)
+        for b in self.blocks.values():
+            self._insert(b)
+
+    # -- translation ----------------------------------------------------------------------
+    def lookup(self, pc: int, ctx: int = 0):
+        return self.blocks.get((pc, ctx))
+
+    def translate(self, pc: int, ctx: int = 0, single_step: bool = False) -> Block:
+        import time
+        t0 = time.perf_counter()
+        info = self.translator.translate(pc, ctx, single_step)
+        module = llvm.parse_assembly(info.ir)
+        fpm = llvm.create_new_function_pass_manager()
+        fpm.add_sroa_pass()
+        fpm.add_instruction_combine_pass()
+        fpm.add_simplify_cfg_pass()
+        fpm.add_dead_code_elimination_pass()
+        for f in module.functions:
+            if not f.is_declaration:
+                fpm.run(f, self.pb)
+        self.engine.add_module(module)
+        self.engine.finalize_object()
+        fn = self.engine.get_function_address(info.name)
+        block = Block(pc, ctx, info.end, info.ninsns, fn, module)
+        for slot, target in info.slots.items():
+            addr = self.engine.get_global_value_address(slot)
+            block.own_slots.append((addr, target))
+            self.slots_into[(target, ctx)].add(addr)
+        self.compile_seconds.append(time.perf_counter() - t0)
+        if not single_step:
+            self.blocks[(pc, ctx)] = block
+            self._insert(block)
+            for page in range(pc // PAGE, (info.end - 1) // PAGE + 1):
+                self.by_page[page].add((pc, ctx))
+        return block
+
+    # -- invalidation ---------------------------------------------------------------------
+    def _unlink_into(self, key):
+        for addr in self.slots_into.pop(key, ()):
+            ctypes.c_int64.from_address(addr).value = 0
+
+    def _drop(self, key):
+        block = self.blocks.pop(key)
+        self._unlink_into(key)
+        for addr, target in block.own_slots:
+            self.slots_into[(target, block.ctx)].discard(addr)
+        for page in range(block.pc // PAGE, (block.end - 1) // PAGE + 1):
+            self.by_page[page].discard(key)
+        self.engine.remove_module(block.module)
+
+    def invalidate_range(self, start: int, length: int) -> int:
+        """Drop every block with code in [start, start+length); returns how many."""
+        keys = set()
+        for page in range(start // PAGE, (start + length - 1) // PAGE + 1):
+            for key in list(self.by_page.get(page, ())):
+                b = self.blocks[key]
+                if b.pc < start + length and b.end > start:
+                    keys.add(key)
+        for key in keys:
+            self._drop(key)
+        if keys:
+            self._rehash(self.keys_pc.shape[0])
+        return len(keys)
+
+    def code_pages(self):
+        return [p for p, keys in self.by_page.items() if keys]
+
+    def flush(self):
+        for key in list(self.blocks):
+            self._drop(key)
+        self._rehash(self.keys_pc.shape[0])

@@ -1,0 +1,91 @@
+"""One vCPU's execution engine: the code cache, the dispatcher, and the exits Python handles.
+
+`run(budget)` executes until an exit that its owner (user-mode runner or machine) must see,
+translating missing blocks and invalidating overwritten code on the way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..cpu.state import OFFSET, CPUState
+from ..frontend.a64 import decoder
+from . import exits
+from .codecache import PAGE, CodeCache
+from .dispatch import run as dispatch_run
+from .native import call_block  # noqa: F401  (compiled with the dispatcher)
+from .translate import Translator
+
+
+class Engine:
+    def __init__(self, space, state: CPUState | None = None, ctx: int = 0):
+        """space: the memory model (slow-path addresses, fetch, set_code)."""
+        self.space = space
+        self.state = state or CPUState()
+        self.env = self.state.env
+        self.envi = self.env.view(np.int64)
+        self.env_addr = self.env.ctypes.data
+        space.attach(self.envi)
+        self.translator = Translator(decoder(), space, space.fetch)
+        self.cache = CodeCache(self.translator)
+        self.ctx = ctx
+        self.executed = 0
+        self.single_step = False
+
+    def _translate(self, pc):
+        block = self.cache.translate(pc, self.ctx)
+        for page in range(pc // PAGE, (block.end - 1) // PAGE + 1):
+            self.space.set_code(page * PAGE, True)
+        return block
+
+    def invalidate(self, addr: int, length: int = 1):
+        """Forget translated code in [addr, addr+length) (the guest wrote over it)."""
+        first, last = addr // PAGE, (addr + length - 1) // PAGE
+        self.cache.invalidate_range(first * PAGE, (last - first + 1) * PAGE)
+        for page in range(first, last + 1):
+            self.space.set_code(page * PAGE, False)
+
+    def run(self, budget: int) -> int:
+        """Run at most `budget` instructions; returns the exit code that stopped execution
+        (BUDGET when the budget ran out)."""
+        envi = self.envi
+        envi[OFFSET["BUDGET"]] = budget
+        try:
+            while True:
+                for addr in self.space.code_written:
+                    self.invalidate(addr)
+                self.space.code_written.clear()
+                if self.single_step:
+                    code = self._step()
+                else:
+                    code = dispatch_run(envi, self.env_addr, self.cache.keys_pc,
+                                        self.cache.keys_ctx, self.cache.fns, self.ctx)
+                if code == exits.MISS:
+                    self._translate(int(self.env[OFFSET["PC"]]))
+                    continue
+                if code == exits.CODE_WRITE:
+                    envi[OFFSET["PENDING"]] = 0
+                    self.invalidate(int(self.env[OFFSET["EXIT_INFO"]]), 16)
+                    continue
+                if code == exits.FAULT:
+                    envi[OFFSET["PENDING"]] = 0
+                if code == exits.STEP:
+                    if envi[OFFSET["BUDGET"]] > 0:
+                        continue
+                    code = exits.BUDGET
+                return code
+        finally:
+            self.executed += budget - int(envi[OFFSET["BUDGET"]])
+
+    def _step(self) -> int:
+        """Single-step mode: translate one instruction, run it, throw the code away."""
+        if self.envi[OFFSET["BUDGET"]] <= 0:
+            return exits.BUDGET
+        block = self.cache.translate(int(self.env[OFFSET["PC"]]), self.ctx, single_step=True)
+        code = call_block_py(block.fn, self.env_addr)
+        self.cache.engine.remove_module(block.module)
+        return code
+
+
+def call_block_py(fn: int, env_addr: int) -> int:
+    import ctypes
+    return ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(fn)(env_addr)

@@ -1,0 +1,268 @@
+"""A Linux process's address space for user-mode emulation.
+
+Guest pages map to 4 KiB frames of one numpy RAM array through a two-level page map (numpy, so
+the Numba slow paths walk it natively).  The slow paths fill the vCPU's soft TLB; pages holding
+translated code never get a write entry, so a store to them reaches the slow path, which tells
+the runtime to invalidate that code.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import carray, cfunc, njit, types
+
+from ..cpu.state import ENV_SIZE, OFFSET, TLB_ENTRIES
+from ..jit import exits
+from ..jit.native import i64_ptr, u8_ptr
+
+PAGE_SHIFT = 12
+PAGE = 1 << PAGE_SHIFT
+L2_BITS = 18                  # one second-level table covers 1 GiB
+VA_BITS = 48
+L1_ENTRIES = 1 << (VA_BITS - PAGE_SHIFT - L2_BITS)
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+CODE = 8                      # page holds translated code: stores take the slow path
+
+# memory-context array slots
+MC_RAM, MC_L1, MC_L2, MC_RAM_SIZE = 0, 1, 2, 3
+
+_TLB_READ = OFFSET["TLB_READ"]
+_TLB_WRITE = OFFSET["TLB_WRITE"]
+_TLB_ADDEND = OFFSET["TLB_ADDEND"]
+_MEM_CTX = OFFSET["MEM_CTX"]
+_PENDING = OFFSET["PENDING"]
+_EXIT_INFO = OFFSET["EXIT_INFO"]
+_EXIT_INFO2 = OFFSET["EXIT_INFO2"]
+
+
+@njit(cache=True, inline="always")
+def _entry(mc, va):
+    """The page-map entry for va: (frame + 1) << 12 | flags, or 0 when unmapped."""
+    if va < 0 or (va >> VA_BITS) != 0:
+        return 0
+    l1 = carray(i64_ptr(mc[MC_L1]), (L1_ENTRIES,))
+    blk = l1[va >> (PAGE_SHIFT + L2_BITS)]
+    if blk == 0:
+        return 0
+    l2 = carray(i64_ptr(mc[MC_L2] + ((blk - 1) << (L2_BITS + 3))), (1 << L2_BITS,))
+    return l2[(va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)]
+
+
+@njit(cache=True, inline="always")
+def _fill_tlb(env, mc, va, ent):
+    page = va & ~(PAGE - 1)
+    idx = (va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)
+    env[_TLB_ADDEND + idx] = mc[MC_RAM] + ((ent >> PAGE_SHIFT) - 1) * PAGE - page
+    env[_TLB_READ + idx] = page if ent & PROT_READ else -1
+    env[_TLB_WRITE + idx] = page if (ent & PROT_WRITE) and not (ent & CODE) else -1
+
+
+@njit(cache=True, inline="always")
+def _fault(env, va, kind):
+    env[_PENDING] |= exits.PENDING_FAULT
+    env[_EXIT_INFO] = va
+    env[_EXIT_INFO2] = kind
+
+
+@njit(cache=True)
+def _host(mc, ent, va):
+    return mc[MC_RAM] + ((ent >> PAGE_SHIFT) - 1) * PAGE + (va & (PAGE - 1))
+
+
+@cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64), cache=True)
+def slow_load(envp, va, nbytes):
+    env = carray(envp, (ENV_SIZE,))
+    mc = carray(i64_ptr(env[_MEM_CTX]), (4,))
+    value = 0
+    for i in range(nbytes):
+        a = va + i
+        ent = _entry(mc, a)
+        if ent == 0 or not (ent & PROT_READ):
+            _fault(env, a, exits.ACCESS_READ)
+            return 0
+        if i == 0:
+            _fill_tlb(env, mc, a, ent)
+        b = carray(u8_ptr(_host(mc, ent, a)), (1,))[0]
+        value |= np.int64(b) << (8 * i)
+    return value
+
+
+@cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64, types.int64), cache=True)
+def slow_store(envp, va, nbytes, value):
+    env = carray(envp, (ENV_SIZE,))
+    mc = carray(i64_ptr(env[_MEM_CTX]), (4,))
+    # check every byte first: a faulting store changes nothing
+    code = 0
+    for i in range(nbytes):
+        ent = _entry(mc, va + i)
+        if ent == 0 or not (ent & PROT_WRITE):
+            _fault(env, va + i, exits.ACCESS_WRITE)
+            return 1
+        if ent & CODE:
+            code = 2
+    for i in range(nbytes):
+        a = va + i
+        ent = _entry(mc, a)
+        if i == 0:
+            _fill_tlb(env, mc, a, ent)
+        carray(u8_ptr(_host(mc, ent, a)), (1,))[0] = np.uint8((value >> (8 * i)) & 0xFF)
+    if code:
+        env[_EXIT_INFO] = va
+    return code
+
+
+class GuestFault(Exception):
+    def __init__(self, addr, kind):
+        super().__init__(f"guest access to unmapped address {addr:#x}")
+        self.addr = addr
+        self.kind = kind
+
+
+class AddressSpace:
+    def __init__(self, ram_bytes: int = 4 << 30, l2_tables: int = 64):
+        self.ram = np.zeros(ram_bytes, dtype=np.uint8)        # pages committed on first touch
+        self.l1 = np.zeros(L1_ENTRIES, dtype=np.int64)
+        self.l2 = np.zeros((l2_tables, 1 << L2_BITS), dtype=np.int64)
+        self.l2_used = 0
+        self.next_frame = 0
+        self.free_frames: list[int] = []
+        self.mc = np.zeros(4, dtype=np.int64)
+        self.mc[MC_RAM] = self.ram.ctypes.data
+        self.mc[MC_L1] = self.l1.ctypes.data
+        self.mc[MC_L2] = self.l2.ctypes.data
+        self.mc[MC_RAM_SIZE] = ram_bytes
+        self.load_addr = slow_load.address
+        self.store_addr = slow_store.address
+        self.envs = []          # vCPU envs whose TLBs must hear of changes
+        self.code_written = []  # guest addresses of code pages written from Python
+
+    def attach(self, env):
+        env[_MEM_CTX] = self.mc.ctypes.data
+        self.envs.append(env)
+
+    # -- page map -------------------------------------------------------------------------
+    def _l2_for(self, va, create):
+        i = va >> (PAGE_SHIFT + L2_BITS)
+        blk = int(self.l1[i])
+        if blk == 0:
+            if not create:
+                return None
+            if self.l2_used == self.l2.shape[0]:
+                raise MemoryError("address space: out of second-level tables")
+            self.l2_used += 1
+            blk = self.l1[i] = self.l2_used
+        return self.l2[blk - 1]
+
+    def entry(self, va: int) -> int:
+        if va < 0 or va >> VA_BITS:
+            return 0
+        l2 = self._l2_for(va, False)
+        return 0 if l2 is None else int(l2[(va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)])
+
+    def _frame(self) -> int:
+        if self.free_frames:
+            f = self.free_frames.pop()
+            self.ram[f * PAGE:(f + 1) * PAGE] = 0
+            return f
+        f = self.next_frame
+        if (f + 1) * PAGE > self.ram.shape[0]:
+            raise MemoryError("guest RAM exhausted")
+        self.next_frame += 1
+        return f
+
+    def map(self, start: int, length: int, prot: int):
+        """Map fresh zeroed pages over [start, start+length) (replacing what was there)."""
+        self.unmap(start, length)
+        for va in range(start, start + length, PAGE):
+            l2 = self._l2_for(va, True)
+            l2[(va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)] = ((self._frame() + 1) << PAGE_SHIFT) | prot
+        self.flush_tlbs()
+
+    def unmap(self, start: int, length: int):
+        for va in range(start, start + length, PAGE):
+            l2 = self._l2_for(va, False)
+            if l2 is None:
+                continue
+            k = (va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
+            ent = int(l2[k])
+            if ent:
+                self.free_frames.append((ent >> PAGE_SHIFT) - 1)
+                l2[k] = 0
+        self.flush_tlbs()
+
+    def protect(self, start: int, length: int, prot: int) -> bool:
+        for va in range(start, start + length, PAGE):
+            if not self.entry(va):
+                return False
+        for va in range(start, start + length, PAGE):
+            l2 = self._l2_for(va, False)
+            k = (va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
+            l2[k] = (int(l2[k]) & ~0xFFF) | prot | (int(l2[k]) & CODE)
+        self.flush_tlbs()
+        return True
+
+    def set_code(self, page_va: int, on: bool):
+        l2 = self._l2_for(page_va, False)
+        if l2 is None:
+            return
+        k = (page_va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
+        l2[k] = (int(l2[k]) | CODE) if on else (int(l2[k]) & ~CODE)
+        idx = (page_va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)
+        for env in self.envs:
+            env[_TLB_WRITE + idx] = -1
+
+    def flush_tlbs(self):
+        for env in self.envs:
+            env[_TLB_READ:_TLB_READ + TLB_ENTRIES] = -1
+            env[_TLB_WRITE:_TLB_WRITE + TLB_ENTRIES] = -1
+
+    def is_mapped(self, start, length) -> bool:
+        return all(self.entry(va) for va in range(start & ~(PAGE - 1), start + length, PAGE))
+
+    # -- Python-side access (loader, syscalls) ----------------------------------------------
+    def _pieces(self, va: int, length: int, need: int):
+        while length > 0:
+            ent = self.entry(va)
+            if not ent or not (ent & need):
+                raise GuestFault(va, need)
+            off = va & (PAGE - 1)
+            n = min(length, PAGE - off)
+            host = ((ent >> PAGE_SHIFT) - 1) * PAGE + off
+            yield host, n, ent
+            va += n
+            length -= n
+
+    def read(self, va: int, length: int) -> bytes:
+        return b"".join(self.ram[h:h + n].tobytes() for h, n, _ in self._pieces(va, length, PROT_READ))
+
+    def write(self, va: int, data: bytes, force: bool = False):
+        """Write guest memory; force ignores write protection (the loader)."""
+        pos = 0
+        for h, n, ent in self._pieces(va, len(data), PROT_READ if force else PROT_WRITE):
+            self.ram[h:h + n] = np.frombuffer(data, dtype=np.uint8, count=n, offset=pos)
+            if ent & CODE:
+                self.code_written.append(va + pos)
+            pos += n
+
+    def read_u32(self, va: int) -> int:
+        return int.from_bytes(self.read(va, 4), "little")
+
+    def fetch(self, pc: int):
+        """The instruction word at pc, or None when pc is not executable."""
+        ent = self.entry(pc)
+        if not ent or not (ent & PROT_EXEC) or pc & 3:
+            return None
+        h = ((ent >> PAGE_SHIFT) - 1) * PAGE + (pc & (PAGE - 1))
+        return int(self.ram[h:h + 4].view(np.uint32)[0])
+
+    def read_cstr(self, va: int, limit: int = 4096) -> bytes:
+        out = bytearray()
+        while len(out) < limit:
+            chunk = self.read(va, min(64, PAGE - (va & (PAGE - 1))))
+            z = chunk.find(b"\0")
+            if z >= 0:
+                return bytes(out + chunk[:z])
+            out += chunk
+            va += len(chunk)
+        return bytes(out)
+
