@@ -38,13 +38,13 @@ def run(env, env_addr, keys_pc, keys_ctx, fns, ctx):
         while code == exits.LINK:
             # the block stopped at a direct branch whose chain slot is empty: fill it if the
             # successor exists, then run the successor
+            if env[_BUDGET] <= 0:
+                return exits.BUDGET
             pc = env[_PC]
             f = lookup(keys_pc, keys_ctx, fns, pc, ctx)
             if f == 0:
                 return exits.MISS
             store_u64(env[_LINK_SLOT], f)
-            if env[_BUDGET] <= 0:
-                return exits.BUDGET
             code = call_block(f, env_addr)
         if code != exits.LOOKUP:
             return code

@@ -26,3 +26,4 @@ PENDING_CODE_WRITE = 2
 ACCESS_READ = 0
 ACCESS_WRITE = 1
 ACCESS_EXEC = 2
+ACCESS_ALIGN = 3     # alignment fault (exclusive and acquire/release accesses)

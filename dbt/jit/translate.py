@@ -25,6 +25,7 @@ class ExitSite:
     completed: int          # instructions of the block that completed before this exit
     info: object = None
     slot: str | None = None  # chain slot global, for direct branches
+    info2: int | None = None
 
 
 @dataclass
@@ -195,11 +196,13 @@ class BlockBuilder:
         self.exits.append(ExitSite(label, code, pc, completed, info, slot))
         return label
 
-    def exit(self, code: int, pc=None, info=None, completed=None):
+    def exit(self, code: int, pc=None, info=None, completed=None, info2=None):
         """End the block here with `code`; pc defaults to this instruction."""
         if completed is None:
             completed = self.index if pc is None or pc == self.pc else self.index + 1
-        self.e.br(self.exit_label(code, self.pc if pc is None else pc, completed, info))
+        label = self.exit_label(code, self.pc if pc is None else pc, completed, info)
+        self.exits[-1].info2 = info2
+        self.e.br(label)
 
     def goto(self, target: int):
         """Direct branch to a constant address: a chainable exit."""
@@ -233,6 +236,9 @@ class BlockBuilder:
                 info = site.info if isinstance(site.info, Value) else e.c(I64, site.info)
                 lines.append(f"  %{site.label}_ip = getelementptr i64, i64* %env, i64 {OFFSET['EXIT_INFO']}")
                 lines.append(f"  store i64 {info.ref}, i64* %{site.label}_ip, align 8")
+            if site.info2 is not None:
+                lines.append(f"  %{site.label}_ip2 = getelementptr i64, i64* %env, i64 {OFFSET['EXIT_INFO2']}")
+                lines.append(f"  store i64 {site.info2}, i64* %{site.label}_ip2, align 8")
             give_back = ninsns - site.completed
             if give_back:
                 lines.append(f"  %{site.label}_bp = getelementptr i64, i64* %env, i64 {OFFSET['BUDGET']}")
@@ -313,7 +319,7 @@ class Translator:
             t.pc, t.index, t.has_store = pc, n, False
             word = self.fetch(pc)
             if word is None:
-                t.exit(exits.FAULT, info=pc)
+                t.exit(exits.FAULT, info=pc, info2=exits.ACCESS_EXEC)
                 ended = True
             else:
                 t.word = word

@@ -142,6 +142,10 @@ class AddressSpace:
 
     # -- page map -------------------------------------------------------------------------
     def _l2_for(self, va, create):
+        if va < 0 or va >> VA_BITS:
+            if create:
+                raise ValueError(f"address {va:#x} is outside the {VA_BITS}-bit address space")
+            return None
         i = va >> (PAGE_SHIFT + L2_BITS)
         blk = int(self.l1[i])
         if blk == 0:
@@ -266,3 +270,18 @@ class AddressSpace:
             va += len(chunk)
         return bytes(out)
 
+
+    def move(self, old: int, new: int, length: int):
+        """Move the pages of [old, old+length) to [new, new+length) without copying: the frames
+        keep their contents (mremap).  The destination must be unmapped; ranges may not
+        overlap."""
+        mask = (1 << L2_BITS) - 1
+        for off in range(0, length, PAGE):
+            src = self._l2_for(old + off, False)
+            k = ((old + off) >> PAGE_SHIFT) & mask
+            ent = 0 if src is None else int(src[k])
+            if src is not None:
+                src[k] = 0
+            dst = self._l2_for(new + off, True)
+            dst[((new + off) >> PAGE_SHIFT) & mask] = ent & ~CODE
+        self.flush_tlbs()

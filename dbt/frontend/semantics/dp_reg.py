@@ -5,7 +5,7 @@ from .common import add_sub, add_with_carry, datatype, extend_reg, set_nz, shift
 
 
 @sem
-def logical_shifted(t, sf, shift, N, Rm, imm6, Rn, Rd, opc, invert):
+def logical_shifted(t, sf, shift, Rm, imm6, Rn, Rd, opc, invert):
     e = t.e
     b = shift_reg(t, t.X(Rm, sf), shift, imm6)
     if invert:
@@ -45,7 +45,7 @@ def addsub_carry(t, sf, Rm, Rn, Rd, sub, setflags):
 
 
 @sem
-def cond_compare(t, sf, Rm, cond, Rn, nzcv, sub, immediate, imm5=None):
+def cond_compare(t, sf, cond, Rn, nzcv, sub, immediate, Rm=None, imm5=None):
     e = t.e
     ty = datatype(sf)
     b = e.c(ty, imm5) if immediate else t.X(Rm, sf)
@@ -125,7 +125,7 @@ def shift_var(t, sf, Rm, Rn, Rd, shift):
 
 
 @sem
-def crc32(t, sf, Rm, Rn, Rd, nbytes, castagnoli):
+def crc32(t, Rm, Rn, Rd, nbytes, castagnoli):
     """CRC32/CRC32C, reflected, as the manual defines them: no final XOR, no inversion."""
     e = t.e
     poly = 0x82F63B78 if castagnoli else 0xEDB88320

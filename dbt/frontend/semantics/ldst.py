@@ -95,8 +95,8 @@ def _check_alignment(t, addr, size):
         return
     bad = e.icmp("ne", e.and_(addr, e.c(I64, size - 1)), e.c(I64, 0))
     ok = e.label("al")
-    e.env_store(OFFSET["EXIT_INFO2"], e.c(I64, exits.ACCESS_READ))
     e.cbr(bad, t.exit_label(exits.FAULT, t.pc, t.index, info=addr), ok)
+    t.exits[-1].info2 = exits.ACCESS_ALIGN
     e.start(ok)
 
 

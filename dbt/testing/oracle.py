@@ -1,0 +1,273 @@
+"""Differential testing against Unicorn: the same instructions from the same random state,
+compared register by register and byte by byte.
+
+Both sides map a code page at CODE and a data window at DATA filled with the same random
+bytes; base registers are biased towards pointers into the window so loads and stores land.
+"""
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CODE = 0x10000
+DATA = 0x1000000
+DATA_SIZE = 0x40000
+MID = DATA + DATA_SIZE // 2
+MASK64 = (1 << 64) - 1
+# BRK #0x7a1 after the instructions under test ends our block where Unicorn's count stops
+STOP = 0xD4200000 | (0x7A1 << 5)
+
+NOT_COMPARABLE_SEMS = {
+    # exception generation and system instructions: user-mode exits vs Unicorn's EL1 traps
+    "SVC", "HVC", "SMC", "BRK", "HLT", "ERET", "undefined", "SYS", "SYSL", "MSR_imm", "MSR_reg",
+    "MRS", "WFE", "WFI", "SEV", "SEVL", "HINT", "ISB", "CLREX", "barrier", "prfm",
+}
+
+
+@dataclass
+class State:
+    x: list                 # X0..X30
+    sp: int
+    pc: int
+    nzcv: int
+    v: list                 # V0..V31 as 128-bit ints
+    fpcr: int = 0
+    fpsr: int = 0
+    data: bytes = b""
+    fault: str | None = None
+    fault_kind: int | None = None
+
+    def diff(self, other: "State") -> list[str]:
+        out = []
+        for i in range(31):
+            if self.x[i] != other.x[i]:
+                out.append(f"x{i}")
+        for name in ("sp", "pc", "nzcv", "fpsr"):
+            if getattr(self, name) != getattr(other, name):
+                out.append(name)
+        for i in range(32):
+            if self.v[i] != other.v[i]:
+                out.append(f"v{i}")
+        if self.data != other.data:
+            out.append("memory")
+        if (self.fault is None) != (other.fault is None):
+            out.append("fault")
+        return out
+
+
+def random_state(rng: random.Random) -> State:
+    def gpr():
+        k = rng.random()
+        if k < 0.45:
+            return MID + rng.randrange(-0x4000, 0x4000) * rng.choice((1, 1, 1, 4, 8))
+        if k < 0.6:
+            return rng.randrange(0, 64)
+        if k < 0.7:
+            return rng.choice((0, 1, MASK64, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF, 0x80000000))
+        return rng.getrandbits(64)
+
+    def vreg():
+        k = rng.random()
+        if k < 0.6:
+            return rng.getrandbits(128)
+        # interesting floats in each lane
+        specials = (0, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
+                    0x00000001, 0x80000000, 0x4B000000, 0x3FF00000_00000000 >> 32)
+        return sum(rng.choice(specials) << (32 * i) for i in range(4))
+
+    return State(
+        x=[gpr() for _ in range(31)],
+        sp=(MID + rng.randrange(-0x1000, 0x1000) * 16) & MASK64,
+        pc=CODE,
+        nzcv=rng.getrandbits(4) << 28,
+        v=[vreg() for _ in range(32)],
+        fpcr=rng.choice((0, 0, 0, 1 << 22, 2 << 22, 3 << 22, 1 << 24, 1 << 25)),
+        fpsr=0,
+        data=bytes(rng.getrandbits(8) for _ in range(64)) * (DATA_SIZE // 64),
+    )
+
+
+class UnicornSide:
+    def __init__(self):
+        from unicorn import Uc, UC_ARCH_ARM64, UC_MODE_ARM
+        from unicorn import arm64_const as A
+        self.A = A
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.uc.mem_map(CODE, 0x1000)
+        self.uc.mem_map(DATA, DATA_SIZE)
+        self.uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)   # FP/SIMD enabled
+        self.xregs = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(31)]
+        self.qregs = [getattr(A, f"UC_ARM64_REG_Q{i}") for i in range(32)]
+
+    def run(self, words, s: State) -> State:
+        from unicorn import UcError
+        A, uc = self.A, self.uc
+        uc.mem_write(CODE, b"".join(struct.pack("<I", w) for w in words))
+        uc.mem_write(DATA, s.data)
+        for r, v in zip(self.xregs, s.x):
+            uc.reg_write(r, v)
+        uc.reg_write(A.UC_ARM64_REG_SP, s.sp)
+        uc.reg_write(A.UC_ARM64_REG_NZCV, s.nzcv)
+        uc.reg_write(A.UC_ARM64_REG_FPCR, s.fpcr)
+        uc.reg_write(A.UC_ARM64_REG_FPSR, s.fpsr)
+        for r, v in zip(self.qregs, s.v):
+            uc.reg_write(r, v)
+        fault = None
+        try:
+            uc.emu_start(CODE, CODE + 4 * len(words), count=len(words))
+        except UcError as e:
+            fault = str(e)
+        return State(
+            x=[uc.reg_read(r) for r in self.xregs],
+            sp=uc.reg_read(A.UC_ARM64_REG_SP),
+            pc=uc.reg_read(A.UC_ARM64_REG_PC),
+            nzcv=uc.reg_read(A.UC_ARM64_REG_NZCV) & 0xF0000000,
+            v=[uc.reg_read(r) for r in self.qregs],
+            fpcr=uc.reg_read(A.UC_ARM64_REG_FPCR),
+            fpsr=uc.reg_read(A.UC_ARM64_REG_FPSR),
+            data=bytes(uc.mem_read(DATA, DATA_SIZE)),
+            fault=fault,
+        )
+
+
+class DbtSide:
+    def __init__(self):
+        from ..jit.engine import Engine
+        from ..user.addrspace import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
+        self.space = AddressSpace(ram_bytes=DATA_SIZE + (1 << 20), l2_tables=2)
+        self.space.map(CODE, 0x1000, PROT_READ | PROT_EXEC)
+        self.space.map(DATA, DATA_SIZE, PROT_READ | PROT_WRITE)
+        self.engine = Engine(self.space)
+        ent = self.space.entry(DATA)
+        first = ((ent >> 12) - 1) * 4096
+        self.data_view = self.space.ram[first:first + DATA_SIZE]   # frames are contiguous
+
+    def run(self, words, s: State) -> State:
+        from ..cpu.state import OFFSET
+        from ..jit import exits
+        st = self.engine.state
+        self.space.write(CODE, b"".join(struct.pack("<I", w) for w in list(words) + [STOP]),
+                         force=True)
+        self.data_view[:] = np.frombuffer(s.data, dtype=np.uint8)
+        for i, v in enumerate(s.x):
+            st.set_x(i, v)
+        st["SP"] = s.sp
+        st["PC"] = CODE
+        st.nzcv = s.nzcv
+        st["FPCR"] = s.fpcr
+        st["FPSR"] = s.fpsr
+        st["EXCL_SIZE"] = 0
+        for i, v in enumerate(s.v):
+            st.set_v(i, v)
+        code = self.engine.run(len(words))
+        fault = None
+        stopped = code == exits.BRK and st["PC"] == CODE + 4 * len(words)
+        kind = None
+        if code != exits.BUDGET and not stopped:
+            fault = exits.NAMES.get(code, str(code))
+            if code == exits.FAULT:
+                kind = int(self.engine.envi[OFFSET["EXIT_INFO2"]])
+        return State(
+            x=[st.x(i) for i in range(31)], sp=st["SP"], pc=st["PC"], nzcv=st.nzcv,
+            v=[st.v(i) for i in range(32)], fpcr=st["FPCR"], fpsr=st["FPSR"],
+            data=self.data_view.tobytes(), fault=fault, fault_kind=kind,
+        )
+
+
+@dataclass
+class Mismatch:
+    words: list
+    before: State
+    ours: State
+    theirs: State
+    fields: list = field(default_factory=list)
+
+    def report(self) -> str:
+        from ..frontend.a64 import decoder
+        from ..frontend.disasm import Disassembler
+        dis = Disassembler(decoder())
+        lines = ["instructions:"]
+        for i, w in enumerate(self.words):
+            lines.append(f"  {CODE + 4 * i:#x}: {w:08x}  {dis.text(w, CODE + 4 * i)}")
+        lines.append(f"differs in: {', '.join(self.fields)}")
+        lines.append(f"{'':6} {'before':>34} {'dbt':>34} {'unicorn':>34}")
+
+        def row(name, b, o, t, width=16):
+            mark = "*" if o != t else " "
+            fmt = f"0x{{:0{width}x}}"
+            lines.append(f"{mark}{name:5} {fmt.format(b):>34} {fmt.format(o):>34} {fmt.format(t):>34}")
+
+        for i in range(31):
+            row(f"x{i}", self.before.x[i], self.ours.x[i], self.theirs.x[i])
+        row("sp", self.before.sp, self.ours.sp, self.theirs.sp)
+        row("pc", self.before.pc, self.ours.pc, self.theirs.pc)
+        row("nzcv", self.before.nzcv, self.ours.nzcv, self.theirs.nzcv, 8)
+        row("fpcr", self.before.fpcr, self.ours.fpcr, self.theirs.fpcr, 8)
+        row("fpsr", self.before.fpsr, self.ours.fpsr, self.theirs.fpsr, 8)
+        for i in range(32):
+            if self.ours.v[i] != self.theirs.v[i]:
+                row(f"v{i}", self.before.v[i], self.ours.v[i], self.theirs.v[i], 32)
+        if self.ours.data != self.theirs.data:
+            a, b = np.frombuffer(self.ours.data, np.uint8), np.frombuffer(self.theirs.data, np.uint8)
+            idx = np.nonzero(a != b)[0]
+            lines.append(f"memory differs at {len(idx)} bytes, first at {DATA + int(idx[0]):#x}")
+        lines.append(f"fault: dbt={self.ours.fault} unicorn={self.theirs.fault}")
+        return "\n".join(lines)
+
+
+def load_known(path=None):
+    """Rows where Unicorn is known to be wrong: {row name: reason} from unicorn_known.txt."""
+    import pathlib
+    path = pathlib.Path(path or pathlib.Path(__file__).with_name("unicorn_known.txt"))
+    known = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, reason = line.split(None, 1)
+            known[name] = reason.strip()
+    return known
+
+
+class Differ:
+    def __init__(self):
+        self.uc = UnicornSide()
+        self.dbt = DbtSide()
+        self.known = load_known()
+        self.excused = 0
+
+    def _excused(self, row_names, ours, theirs) -> bool:
+        """A difference explained by a known Unicorn defect (see unicorn_known.txt)."""
+        from ..jit import exits
+        for name in row_names:
+            reason = self.known.get(name, "")
+            if reason.startswith("alignment") and ours.fault_kind == exits.ACCESS_ALIGN \
+                    and theirs.fault is None:
+                return True
+        return False
+
+    def check(self, words, state: State, row_names=()) -> Mismatch | None:
+        theirs = self.uc.run(words, state)
+        ours = self.dbt.run(words, state)
+        fields = ours.diff(theirs)
+        if (theirs.fault and "FETCH_UNMAPPED" in theirs.fault and ours.fault is None
+                and ours.pc == theirs.pc):
+            # Unicorn probes the next instruction after a branch even when its count is spent
+            fields.remove("fault")
+        if theirs.fault is not None and ours.fault is not None:
+            # both stopped on an exception: registers at the fault are not compared
+            fields = []
+        if fields and self._excused(row_names, ours, theirs):
+            self.excused += 1
+            fields = []
+        if fields:
+            return Mismatch(list(words), state, ours, theirs, fields)
+        return None
+
+
+def comparable_rows(table, handlers, extra_skip=()):
+    """Rows the differential test draws from: implemented, and meaningful to compare."""
+    return [r for r in table if r.sem in handlers and r.sem not in NOT_COMPARABLE_SEMS
+            and r.name not in extra_skip]
