@@ -83,7 +83,8 @@ class Engine:
         block = self.cache.translate(int(self.env[OFFSET["PC"]]), self.ctx, single_step=True)
         code = call_block_py(block.fn, self.env_addr)
         self.cache.engine.remove_module(block.module)
-        return code
+        # a branch ends its one-instruction block like any other: the step is done
+        return exits.STEP if code in (exits.LINK, exits.LOOKUP) else code
 
 
 def call_block_py(fn: int, env_addr: int) -> int:

@@ -1,0 +1,117 @@
+"""The translator's own mechanisms: chaining, budgets, self-modifying code, single-step,
+and typed exits, on snippets built with the real cross assembler."""
+import pytest
+
+from dbt.jit import exits
+from dbt.jit.engine import Engine
+from dbt.testing import asm
+from dbt.user.addrspace import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
+
+pytestmark = pytest.mark.skipif(not asm.available(), reason="aarch64 cross binutils not installed")
+
+CODE, DATA = 0x400000, 0x600000
+
+
+def machine(source, writable_code=False):
+    space = AddressSpace(ram_bytes=1 << 24, l2_tables=2)
+    prot = PROT_READ | PROT_EXEC | (PROT_WRITE if writable_code else 0)
+    space.map(CODE, 0x4000, prot)
+    space.map(DATA, 0x4000, PROT_READ | PROT_WRITE)
+    space.write(CODE, asm.assemble(source), force=True)
+    engine = Engine(space)
+    engine.state["PC"] = CODE
+    engine.state.set_x(28, DATA)
+    return space, engine
+
+
+LOOP = """
+    mov x0, #0
+    mov x1, #1000
+1:  add x0, x0, x1
+    sub x1, x1, #1
+    cbnz x1, 1b
+    svc #0
+"""
+
+
+def test_loop_chains_and_counts_instructions():
+    _, en = machine(LOOP)
+    assert en.run(10**6) == exits.SVC
+    assert en.state.x(0) == sum(range(1001))
+    assert en.executed == 2 + 3 * 1000 + 1
+    # the loop body chained to itself: far fewer dispatcher visits than iterations
+    assert len(en.cache.blocks) <= 4
+
+
+def test_budget_stops_and_resumes_exactly():
+    _, en = machine(LOOP)
+    codes = []
+    while True:
+        c = en.run(7)
+        codes.append(c)
+        if c != exits.BUDGET:
+            break
+    assert c == exits.SVC and en.state.x(0) == sum(range(1001))
+    assert en.executed == 3003
+
+
+def test_single_step_matches_block_execution():
+    _, en = machine(LOOP)
+    en.single_step = True
+    steps = 0
+    while en.run(1) == exits.BUDGET:
+        steps += 1
+    assert en.state.x(0) == sum(range(1001))
+    assert steps == 3002
+
+
+def test_self_modifying_code_is_retranslated():
+    # the loop rewrites the immediate of its own "add x0, x0, #1" to #2 after the first pass
+    src = """
+        mov x0, #0
+        mov x2, #2
+        adr x3, patch
+    again:
+    patch:
+        add x0, x0, #1
+        ldr w4, [x3]
+        orr w4, w4, #0x800        // imm12 bit 1: #1 -> #3
+        str w4, [x3]
+        sub x2, x2, #1
+        cbnz x2, again
+        svc #0
+    """
+    space, en = machine(src, writable_code=True)
+    assert en.run(10**5) == exits.SVC
+    assert en.state.x(0) == 1 + 3
+
+
+def test_code_loaded_over_old_code():
+    space, en = machine("mov x0, #1\nsvc #0")
+    assert en.run(100) == exits.SVC and en.state.x(0) == 1
+    space.write(CODE, asm.assemble("mov x0, #2\nsvc #0"), force=True)
+    en.state["PC"] = CODE
+    assert en.run(100) == exits.SVC and en.state.x(0) == 2
+
+
+def test_undefined_instruction_exit_names_word_and_pc():
+    _, en = machine("nop\n.inst 0xffffffff")
+    assert en.run(100) == exits.UNDEFINED
+    assert en.state["PC"] == CODE + 4
+    assert en.state["EXIT_INFO"] == 0xFFFFFFFF
+
+
+def test_fault_on_unmapped_store_changes_nothing():
+    _, en = machine("mov x1, #7\nmov x2, #0x10\nstr x1, [x2]\nmov x1, #9\nsvc #0")
+    assert en.run(100) == exits.FAULT
+    assert en.state["PC"] == CODE + 8
+    assert en.state.x(1) == 7
+    assert en.state["EXIT_INFO"] == 0x10
+    assert en.executed == 2
+
+
+def test_fetch_from_unmapped_memory_faults():
+    _, en = machine("mov x1, #0x100000\nbr x1")
+    assert en.run(100) == exits.FAULT
+    assert en.state["PC"] == 0x100000
+    assert en.state["EXIT_INFO2"] == exits.ACCESS_EXEC
