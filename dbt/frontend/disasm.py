@@ -155,6 +155,85 @@ def simdimm(op, cmode, imm8) -> int:
     return adv_simd_expand_imm(op, cmode, imm8)
 
 
+# --- SIMD&FP registers -------------------------------------------------------------------
+
+ARRANGEMENT = ("8b", "16b", "4h", "8h", "2s", "4s", "1d", "2d")
+FTYPE_REG = {0: "s", 1: "d", 3: "h"}
+
+
+def arr(Q: int, size: int) -> str:
+    """The vector arrangement of Q and an element size 0..3: 8b 16b 4h 8h 2s 4s 1d 2d."""
+    return ARRANGEMENT[2 * size + Q]
+
+
+def vreg(n: int, Q: int, size: int) -> str:
+    """A vector register with its arrangement: v3.4s."""
+    return f"v{n}.{arr(Q, size)}"
+
+
+def sreg(n: int, size: int) -> str:
+    """A scalar SIMD&FP register of element size 0..4: b3 h3 s3 d3 q3."""
+    return f"{'bhsdq'[size]}{n}"
+
+
+def fpr(n: int, ftype: int) -> str:
+    """A scalar FP register of an FP instruction's ftype (00 s, 01 d, 11 h)."""
+    return f"{FTYPE_REG[ftype]}{n}"
+
+
+def lane(index: int) -> str:
+    """An element index in brackets; above 9 in hex, as capstone prints it: [3], [0xc]."""
+    return f"[{index if index <= 9 else hex(index)}]"
+
+
+def velem(n: int, size: int, index: int) -> str:
+    """A vector element: v1.s[2]."""
+    return f"v{n}.{'bhsd'[size]}{lane(index)}"
+
+
+def vlist(first: int, count: int, suffix: str) -> str:
+    """A register list, numbers wrapping after v31: {v31.16b, v0.16b}."""
+    return "{" + ", ".join(f"v{(first + i) % 32}.{suffix}" for i in range(count)) + "}"
+
+
+def lowsize(imm5: int) -> int:
+    """The element size of a copy instruction's imm5: its lowest set bit."""
+    return (imm5 & -imm5).bit_length() - 1
+
+
+def lowindex(imm5: int) -> int:
+    """The element index of a copy instruction's imm5: the bits above the lowest set one."""
+    return imm5 >> (lowsize(imm5) + 1)
+
+
+def hsize(immh: int) -> int:
+    """The element size of a shift-by-immediate's immh: its highest set bit."""
+    return immh.bit_length() - 1
+
+
+def shr_amount(immh: int, immb: int) -> int:
+    return (16 << hsize(immh)) - ((immh << 3) | immb)
+
+
+def shl_amount(immh: int, immb: int) -> int:
+    return ((immh << 3) | immb) - (8 << hsize(immh))
+
+
+def ixreg(size: int, M: int, Rm: int) -> int:
+    """The Vm of a by-element instruction: 16-bit elements reach only v0-v15."""
+    return Rm if size == 1 else (M << 4) | Rm
+
+
+def ixindex(size: int, H: int, L: int, M: int) -> int:
+    """The element index of a by-element instruction: H:L:M, H:L or H by element size."""
+    return {1: (H << 2) | (L << 1) | M, 2: (H << 1) | L, 3: H}[size]
+
+
+def modimm(abc: int, defgh: int) -> int:
+    """The imm8 of an AdvSIMD modified-immediate instruction, a:b:c:d:e:f:g:h."""
+    return (abc << 5) | defgh
+
+
 HELPERS = {k: v for k, v in dict(globals()).items()
            if callable(v) and not k.startswith("_") and k not in ("annotations",)}
 
