@@ -33,16 +33,18 @@ class Engine:
 
     def _translate(self, pc):
         block = self.cache.translate(pc, self.ctx)
-        for page in range(pc // PAGE, (block.end - 1) // PAGE + 1):
-            self.space.set_code(page * PAGE, True)
+        self.space.mark_code(pc, block.end)
         return block
 
     def invalidate(self, addr: int, length: int = 1):
-        """Forget translated code in [addr, addr+length) (the guest wrote over it)."""
-        first, last = addr // PAGE, (addr + length - 1) // PAGE
-        self.cache.invalidate_range(first * PAGE, (last - first + 1) * PAGE)
-        for page in range(first, last + 1):
-            self.space.set_code(page * PAGE, False)
+        """Forget translated code overlapping [addr, addr+length) (the guest wrote over it),
+        then re-mark what remains on those pages."""
+        self.cache.invalidate_range(addr, length)
+        for page in range(addr // PAGE, (addr + length - 1) // PAGE + 1):
+            self.space.clear_code(page * PAGE)
+            for key in self.cache.by_page.get(page, ()):
+                b = self.cache.blocks[key]
+                self.space.mark_code(max(b.pc, page * PAGE), min(b.end, (page + 1) * PAGE))
 
     def run(self, budget: int) -> int:
         """Run at most `budget` instructions; returns the exit code that stopped execution
@@ -51,8 +53,8 @@ class Engine:
         envi[OFFSET["BUDGET"]] = budget
         try:
             while True:
-                for addr in self.space.code_written:
-                    self.invalidate(addr)
+                for addr, length in self.space.code_written:
+                    self.invalidate(addr, length)
                 self.space.code_written.clear()
                 if self.single_step:
                     code = self._step()
@@ -64,7 +66,7 @@ class Engine:
                     continue
                 if code == exits.CODE_WRITE:
                     envi[OFFSET["PENDING"]] = 0
-                    self.invalidate(int(self.env[OFFSET["EXIT_INFO"]]), 16)
+                    self.invalidate(int(self.env[OFFSET["EXIT_INFO"]]), 8)
                     continue
                 if code == exits.FAULT:
                     envi[OFFSET["PENDING"]] = 0

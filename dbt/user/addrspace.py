@@ -24,7 +24,11 @@ PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 CODE = 8                      # page holds translated code: stores take the slow path
 
 # memory-context array slots
-MC_RAM, MC_L1, MC_L2, MC_RAM_SIZE = 0, 1, 2, 3
+MC_RAM, MC_L1, MC_L2, MC_RAM_SIZE, MC_CODE_BITS = 0, 1, 2, 3, 4
+MC_SIZE = 5
+# one bit per instruction slot of every frame: which words are inside translated blocks, so a
+# store to a code page invalidates only when it really overwrites translated code
+CODE_WORDS_PER_FRAME = PAGE // 4
 
 _TLB_READ = OFFSET["TLB_READ"]
 _TLB_WRITE = OFFSET["TLB_WRITE"]
@@ -69,10 +73,17 @@ def _host(mc, ent, va):
     return mc[MC_RAM] + ((ent >> PAGE_SHIFT) - 1) * PAGE + (va & (PAGE - 1))
 
 
+@njit(cache=True, inline="always")
+def _is_code(mc, ent, va):
+    slot = ((ent >> PAGE_SHIFT) - 1) * CODE_WORDS_PER_FRAME + ((va & (PAGE - 1)) >> 2)
+    bits = carray(i64_ptr(mc[MC_CODE_BITS] + (slot >> 6) * 8), (1,))
+    return (bits[0] >> (slot & 63)) & 1
+
+
 @cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64), cache=True)
 def slow_load(envp, va, nbytes):
     env = carray(envp, (ENV_SIZE,))
-    mc = carray(i64_ptr(env[_MEM_CTX]), (4,))
+    mc = carray(i64_ptr(env[_MEM_CTX]), (MC_SIZE,))
     value = 0
     for i in range(nbytes):
         a = va + i
@@ -90,7 +101,7 @@ def slow_load(envp, va, nbytes):
 @cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64, types.int64), cache=True)
 def slow_store(envp, va, nbytes, value):
     env = carray(envp, (ENV_SIZE,))
-    mc = carray(i64_ptr(env[_MEM_CTX]), (4,))
+    mc = carray(i64_ptr(env[_MEM_CTX]), (MC_SIZE,))
     # check every byte first: a faulting store changes nothing
     code = 0
     for i in range(nbytes):
@@ -98,7 +109,7 @@ def slow_store(envp, va, nbytes, value):
         if ent == 0 or not (ent & PROT_WRITE):
             _fault(env, va + i, exits.ACCESS_WRITE)
             return 1
-        if ent & CODE:
+        if ent & CODE and _is_code(mc, ent, va + i):
             code = 2
     for i in range(nbytes):
         a = va + i
@@ -126,7 +137,9 @@ class AddressSpace:
         self.l2_used = 0
         self.next_frame = 0
         self.free_frames: list[int] = []
-        self.mc = np.zeros(4, dtype=np.int64)
+        self.code_bits = np.zeros(ram_bytes // PAGE * CODE_WORDS_PER_FRAME // 64, dtype=np.uint64)
+        self.mc = np.zeros(MC_SIZE, dtype=np.int64)
+        self.mc[MC_CODE_BITS] = self.code_bits.ctypes.data
         self.mc[MC_RAM] = self.ram.ctypes.data
         self.mc[MC_L1] = self.l1.ctypes.data
         self.mc[MC_L2] = self.l2.ctypes.data
@@ -190,6 +203,9 @@ class AddressSpace:
             k = (va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
             ent = int(l2[k])
             if ent:
+                if ent & CODE:
+                    self._clear_code_bits(ent)
+                    self.code_written.append((va, PAGE))
                 self.free_frames.append((ent >> PAGE_SHIFT) - 1)
                 l2[k] = 0
         self.flush_tlbs()
@@ -205,15 +221,41 @@ class AddressSpace:
         self.flush_tlbs()
         return True
 
-    def set_code(self, page_va: int, on: bool):
+    def _clear_code_bits(self, ent):
+        frame = (ent >> PAGE_SHIFT) - 1
+        w = CODE_WORDS_PER_FRAME // 64
+        self.code_bits[frame * w:(frame + 1) * w] = 0
+
+    def mark_code(self, start: int, end: int):
+        """Translated code now covers [start, end): stores there must invalidate it."""
+        va = start
+        while va < end:
+            l2 = self._l2_for(va, False)
+            k = (va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
+            ent = 0 if l2 is None else int(l2[k])
+            stop = min(end, (va | (PAGE - 1)) + 1)
+            if ent:
+                l2[k] = ent | CODE
+                frame = (ent >> PAGE_SHIFT) - 1
+                for word in range((va & (PAGE - 1)) >> 2, ((stop - 1) & (PAGE - 1)) // 4 + 1):
+                    slot = frame * CODE_WORDS_PER_FRAME + word
+                    self.code_bits[slot >> 6] |= np.uint64(1 << (slot & 63))
+                idx = (va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)
+                for env in self.envs:
+                    if env[_TLB_WRITE + idx] == va & ~(PAGE - 1):
+                        env[_TLB_WRITE + idx] = -1
+            va = stop
+
+    def clear_code(self, page_va: int):
+        """No translated code left in this page: stores may take the fast path again."""
         l2 = self._l2_for(page_va, False)
         if l2 is None:
             return
         k = (page_va >> PAGE_SHIFT) & ((1 << L2_BITS) - 1)
-        l2[k] = (int(l2[k]) | CODE) if on else (int(l2[k]) & ~CODE)
-        idx = (page_va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)
-        for env in self.envs:
-            env[_TLB_WRITE + idx] = -1
+        ent = int(l2[k])
+        if ent:
+            self._clear_code_bits(ent)
+            l2[k] = ent & ~CODE
 
     def flush_tlbs(self):
         for env in self.envs:
@@ -245,7 +287,7 @@ class AddressSpace:
         for h, n, ent in self._pieces(va, len(data), PROT_READ if force else PROT_WRITE):
             self.ram[h:h + n] = np.frombuffer(data, dtype=np.uint8, count=n, offset=pos)
             if ent & CODE:
-                self.code_written.append(va + pos)
+                self.code_written.append((va + pos, n))
             pos += n
 
     def read_u32(self, va: int) -> int:
