@@ -91,6 +91,7 @@ class Emitter:
 
     # -- integer arithmetic ---------------------------------------------------------------
     def binop(self, op: str, a: Value, b: Value) -> Value:
+        """Any LLVM binary operator (add, fadd, shl, ...), on scalars or vectors."""
         assert a.ty == b.ty, (op, a, b)
         return self._op(f"{op} {a.ty} {a.ref}, {b.ref}", a.ty)
 
@@ -107,9 +108,13 @@ class Emitter:
     def sdiv(self, a, b): return self.binop("sdiv", a, b)
 
     def not_(self, a: Value) -> Value:
+        if a.ty.startswith("<"):
+            return self.xor(a, self.splat(a.ty, -1))
         return self.xor(a, self.c(a.ty, -1))
 
     def neg(self, a: Value) -> Value:
+        if a.ty.startswith("<"):
+            return self.sub(self.splat(a.ty, 0), a)
         return self.sub(self.c(a.ty, 0), a)
 
     def icmp(self, pred: str, a: Value, b: Value) -> Value:
@@ -147,6 +152,7 @@ class Emitter:
         return self._op(f"bitcast {v.ty} {v.ref} to {ty}", ty)
 
     def intrinsic(self, name: str, ret: str, *args: Value) -> Value:
+        """Call an LLVM intrinsic, e.g. intrinsic("llvm.ctlz.i64", I64, v, false)."""
         self.decls[name] = f"declare {ret} @{name}({', '.join(a.ty for a in args)})"
         return self._op(f"call {ret} @{name}({', '.join(repr(a) for a in args)})", ret)
 
@@ -162,6 +168,83 @@ class Emitter:
             self.emit(text)
             return None
         return self._op(text, ret)
+
+    # -- vectors and floating point --------------------------------------------------------
+    @staticmethod
+    def vec(n: int, elt: str) -> str:
+        """The LLVM vector type of n elements: vec(4, I32) == '<4 x i32>'."""
+        return f"<{n} x {elt}>"
+
+    @staticmethod
+    def elem(ty: str) -> tuple[int, str]:
+        n, elt = ty[1:-1].split(" x ")
+        return int(n), elt
+
+    def splat(self, ty: str, v: int) -> Value:
+        """A constant vector with every integer lane v."""
+        n, elt = self.elem(ty)
+        c = self.c(elt, v).ref
+        return Value("<" + ", ".join(f"{elt} {c}" for _ in range(n)) + ">", ty)
+
+    def const_vec(self, ty: str, values) -> Value:
+        n, elt = self.elem(ty)
+        values = list(values)
+        assert len(values) == n
+        return Value("<" + ", ".join(f"{elt} {self.c(elt, v).ref}" for v in values) + ">", ty)
+
+    def splat_value(self, v: Value, n: int) -> Value:
+        """Broadcast a scalar Value to every lane of an n-lane vector."""
+        ty = self.vec(n, v.ty)
+        one = self._op(f"insertelement {ty} undef, {v.ty} {v.ref}, i32 0", ty)
+        return self._op(f"shufflevector {ty} {one.ref}, {ty} undef, <{n} x i32> zeroinitializer", ty)
+
+    def extract(self, vec: Value, idx: int) -> Value:
+        _, elt = self.elem(vec.ty)
+        return self._op(f"extractelement {vec.ty} {vec.ref}, i32 {idx}", elt)
+
+    def insert(self, vec: Value, v: Value, idx: int) -> Value:
+        return self._op(f"insertelement {vec.ty} {vec.ref}, {v.ty} {v.ref}, i32 {idx}", vec.ty)
+
+    def shuffle(self, a: Value, b: Value, mask) -> Value:
+        """shufflevector: lanes of a are 0..n-1, lanes of b are n..2n-1."""
+        _, elt = self.elem(a.ty)
+        mask = list(mask)
+        ty = self.vec(len(mask), elt)
+        m = "<" + ", ".join(f"i32 {i}" for i in mask) + ">"
+        return self._op(f"shufflevector {a.ty} {a.ref}, {b.ty} {b.ref}, <{len(mask)} x i32> {m}", ty)
+
+    def cast(self, op: str, v: Value, ty: str) -> Value:
+        """Any LLVM cast: zext, sext, trunc, fptrunc, fpext, fptosi, fptoui, sitofp, uitofp,
+        bitcast, on scalars or vectors."""
+        if v.ty == ty and op in ("bitcast", "zext", "sext", "trunc"):
+            return v
+        return self._op(f"{op} {v.ty} {v.ref} to {ty}", ty)
+
+    def fcmp(self, pred: str, a: Value, b: Value) -> Value:
+        ty = I1 if not a.ty.startswith("<") else self.vec(self.elem(a.ty)[0], I1)
+        return self._op(f"fcmp {pred} {a.ty} {a.ref}, {b.ref}", ty)
+
+    def vicmp(self, pred: str, a: Value, b: Value) -> Value:
+        """Lane-wise integer compare of two vectors: an <n x i1> mask."""
+        n, _ = self.elem(a.ty)
+        return self._op(f"icmp {pred} {a.ty} {a.ref}, {b.ref}", self.vec(n, I1))
+
+    def vselect(self, mask: Value, a: Value, b: Value) -> Value:
+        return self._op(f"select {mask.ty} {mask.ref}, {a.ty} {a.ref}, {b.ty} {b.ref}", a.ty)
+
+    def reduce(self, op: str, v: Value) -> Value:
+        """llvm.vector.reduce.<op> (add, mul, and, or, xor, smax, smin, umax, umin)."""
+        n, elt = self.elem(v.ty)
+        return self.intrinsic(f"llvm.vector.reduce.{op}.v{n}{elt}", elt, v)
+
+    @staticmethod
+    def mangle(ty: str) -> str:
+        """The intrinsic-name suffix of a type: i32, v4i32, f64, v2f64."""
+        short = {"float": "f32", "double": "f64", "half": "f16"}
+        if ty.startswith("<"):
+            n, elt = ty[1:-1].split(" x ")
+            return f"v{n}{short.get(elt, elt)}"
+        return short.get(ty, ty)
 
     # -- env (vCPU state) access ----------------------------------------------------------
     def env_ptr(self, offset: int, ty: str = I64) -> str:

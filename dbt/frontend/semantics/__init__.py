@@ -18,7 +18,4 @@ def sem(fn=None, *, name=None):
 
 
 from . import dp_imm, dp_reg, branch_sys, ldst  # noqa: E402,F401
-try:  # the FP and AdvSIMD families
-    from . import fp, simd  # noqa: F401
-except ImportError:
-    pass
+from . import fp, simd_int, simd_fp, simd_ldst  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""Scalar floating point."""
+from . import sem  # noqa: F401

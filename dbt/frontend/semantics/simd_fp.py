@@ -1,0 +1,2 @@
+"""AdvSIMD floating point."""
+from . import sem  # noqa: F401

@@ -1,0 +1,2 @@
+"""AdvSIMD integer data processing."""
+from . import sem  # noqa: F401

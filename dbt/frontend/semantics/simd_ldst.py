@@ -1,0 +1,2 @@
+"""AdvSIMD structure loads and stores."""
+from . import sem  # noqa: F401
