@@ -115,3 +115,27 @@ def test_fetch_from_unmapped_memory_faults():
     assert en.run(100) == exits.FAULT
     assert en.state["PC"] == 0x100000
     assert en.state["EXIT_INFO2"] == exits.ACCESS_EXEC
+
+
+def test_code_cache_flush_when_too_much_code_was_discarded(monkeypatch):
+    """Self-modifying code in a loop discards a module per iteration; past the limit the
+    cache starts a fresh MCJIT engine (releasing code memory) and the guest goes on."""
+    from dbt.jit.codecache import CodeCache
+    monkeypatch.setattr(CodeCache, "MAX_DEAD_MODULES", 20)
+    src = """
+        mov x0, #0
+        mov x2, #100
+        adr x3, patch
+    again:
+    patch:
+        add x0, x0, #1
+        ldr w4, [x3]
+        str w4, [x3]              // rewrite the same word: forces retranslation
+        sub x2, x2, #1
+        cbnz x2, again
+        svc #0
+    """
+    space, en = machine(src, writable_code=True)
+    assert en.run(10**6) == exits.SVC
+    assert en.state.x(0) == 100
+    assert en.cache.flushes >= 4

@@ -38,19 +38,30 @@ class Block:
 
 
 class CodeCache:
+    # MCJIT frees code memory only with its engine: once this many modules have been
+    # discarded, the next invalidation starts a fresh engine (QEMU flushes its code buffer when
+    # full for the same reason)
+    MAX_DEAD_MODULES = 4096
+
     def __init__(self, translator, codegen_opt: int = 0, size: int = 1 << 14):
         _init_llvm()
         self.translator = translator
-        self.tm = llvm.Target.from_default_triple().create_target_machine(opt=codegen_opt,
-                                                                           jit=True)
-        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
-        self.pto = llvm.create_pipeline_tuning_options(speed_level=1)
-        self.pb = llvm.create_pass_builder(self.tm, self.pto)
+        self.codegen_opt = codegen_opt
+        self._new_engine()
+        self.dead_modules = 0
+        self.flushes = 0
         self.blocks: dict[tuple, Block] = {}
         self.by_page: dict[int, set] = defaultdict(set)
         self.slots_into: dict[tuple, set] = defaultdict(set)   # (target, ctx) -> slot addresses
         self.compile_seconds = []
         self._alloc(size)
+
+    def _new_engine(self):
+        # the engine takes ownership of its target machine: each engine gets its own
+        self.tm = llvm.Target.from_default_triple().create_target_machine(opt=self.codegen_opt,
+                                                                           jit=True)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(1))
 
     def _alloc(self, size):
         self.keys_pc = np.zeros(size, dtype=np.int64)
@@ -125,6 +136,7 @@ class CodeCache:
         for page in range(block.pc // PAGE, (block.end - 1) // PAGE + 1):
             self.by_page[page].discard(key)
         self.engine.remove_module(block.module)
+        self.dead_modules += 1
 
     def invalidate_range(self, start: int, length: int) -> int:
         """Drop every block with code in [start, start+length); returns how many."""
@@ -136,7 +148,9 @@ class CodeCache:
                     keys.add(key)
         for key in keys:
             self._drop(key)
-        if keys:
+        if self.dead_modules > self.MAX_DEAD_MODULES:
+            self.flush()
+        elif keys:
             self._rehash(self.keys_pc.shape[0])
         return len(keys)
 
@@ -144,6 +158,13 @@ class CodeCache:
         return [p for p, keys in self.by_page.items() if keys]
 
     def flush(self):
-        for key in list(self.blocks):
-            self._drop(key)
+        """Drop every block and start a fresh MCJIT engine, releasing all code memory."""
+        self.blocks.clear()
+        self.by_page.clear()
+        self.slots_into.clear()
+        self.pb.close()
+        self.engine.close()
+        self._new_engine()
+        self.dead_modules = 0
+        self.flushes += 1
         self._rehash(self.keys_pc.shape[0])

@@ -348,3 +348,41 @@ class Emitter:
                 out.append(f"  {p} = bitcast i64* {p}a to {ty}*")
             out.append(f"  store {ty} {v}, {ty}* {p}, align 8")
         return out
+
+    # -- joins and host-memory access (added with the AdvSIMD structure loads/stores) -------
+    @staticmethod
+    def undef(ty: str) -> Value:
+        return Value("undef", ty)
+
+    def phi(self, ty: str, incoming) -> Value:
+        """phi ty [(Value, label), ...]: the value from whichever predecessor block ran."""
+        arms = ", ".join(f"[{v.ref}, %{label}]" for v, label in incoming)
+        return self._op(f"phi {ty} {arms}", ty)
+
+    def load_host(self, addr: Value, ty: str) -> Value:
+        """Load a value of type ty (integer or vector) at a host address (i64), unaligned."""
+        p = self._op(f"inttoptr i64 {addr.ref} to {ty}*", ty + "*")
+        return self._op(f"load {ty}, {ty}* {p.ref}, align 1", ty)
+
+    def store_host(self, addr: Value, v: Value):
+        """Store v (integer or vector) at a host address (i64), unaligned."""
+        p = self._op(f"inttoptr i64 {addr.ref} to {v.ty}*", v.ty + "*")
+        self.emit(f"store {v.ty} {v.ref}, {v.ty}* {p.ref}, align 1")
+
+    # -- run-time lane indexes and constant tables (added with the AdvSIMD integer semantics) -
+    def extract_dyn(self, vec: Value, idx: Value) -> Value:
+        """extractelement with a run-time lane index (an integer Value, which must be in range)."""
+        _, elt = self.elem(vec.ty)
+        return self._op(f"extractelement {vec.ty} {vec.ref}, {idx.ty} {idx.ref}", elt)
+
+    def lookup(self, name: str, elt: str, values, idx: Value) -> Value:
+        """Element idx (a run-time integer Value, in range) of a constant table, emitted once per
+        module as the private global @name."""
+        values = list(values)
+        aty = f"[{len(values)} x {elt}]"
+        if not any(g.startswith(f"@{name} ") for g in self.globals):
+            body = ", ".join(f"{elt} {self.c(elt, v).ref}" for v in values)
+            self.globals.append(f"@{name} = private unnamed_addr constant {aty} [{body}], align 8")
+        i = self.zext(idx, I64)
+        p = self._op(f"getelementptr {aty}, {aty}* @{name}, i64 0, i64 {i.ref}", elt + "*")
+        return self._op(f"load {elt}, {elt}* {p.ref}", elt)

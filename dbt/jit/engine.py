@@ -39,7 +39,11 @@ class Engine:
     def invalidate(self, addr: int, length: int = 1):
         """Forget translated code overlapping [addr, addr+length) (the guest wrote over it),
         then re-mark what remains on those pages."""
+        flushes = self.cache.flushes
         self.cache.invalidate_range(addr, length)
+        if self.cache.flushes != flushes:
+            self.space.clear_all_code()
+            return
         for page in range(addr // PAGE, (addr + length - 1) // PAGE + 1):
             self.space.clear_code(page * PAGE)
             for key in self.cache.by_page.get(page, ()):

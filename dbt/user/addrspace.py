@@ -246,6 +246,12 @@ class AddressSpace:
                         env[_TLB_WRITE + idx] = -1
             va = stop
 
+    def clear_all_code(self):
+        """The code cache was flushed: no page holds translated code any more."""
+        self.code_bits[:] = 0
+        for blk in range(self.l2_used):
+            self.l2[blk] &= ~CODE
+
     def clear_code(self, page_va: int):
         """No translated code left in this page: stores may take the fast path again."""
         l2 = self._l2_for(page_va, False)
