@@ -1,0 +1,3 @@
+/* The trivial program for start-up time. */
+#include <stdio.h>
+int main(void) { puts("hello"); return 0; }
