@@ -50,6 +50,7 @@ class Emitter:
         self.slots: dict[tuple, str] = {}       # (offset, ty) -> alloca name
         self.written: set[tuple] = set()
         self.locals: list[tuple] = []           # (name, ty, initial value) block-local allocas
+        self.uncacheable = False
         self.block = None
 
     # -- names, constants, blocks ---------------------------------------------------------
@@ -159,8 +160,21 @@ class Emitter:
     def extractvalue(self, agg: Value, idx: int, ty: str) -> Value:
         return self._op(f"extractvalue {agg.ty} {agg.ref}, {idx}", ty)
 
+    def call_native(self, fn, ret: str, *args: Value) -> Value | None:
+        """Call a native helper (a Numba cfunc) through its symbol (see symbols.py)."""
+        from .symbols import native
+        name = native(fn)
+        self.decls[name] = f'declare {ret} @"{name}"({", ".join(a.ty for a in args)})'
+        text = f'call {ret} @"{name}"({", ".join(repr(a) for a in args)})'
+        if ret == "void":
+            self.emit(text)
+            return None
+        return self._op(text, ret)
+
     def call_addr(self, addr: int, ret: str, *args: Value) -> Value | None:
-        """Call a native helper (a Numba cfunc) by its address."""
+        """Call native code by raw address.  The block then cannot be kept in the on-disk
+        cache (the address is only valid in this process): prefer call_native."""
+        self.uncacheable = True
         fnty = f"{ret} ({', '.join(a.ty for a in args)})"
         callee = f"inttoptr (i64 {addr} to {fnty}*)"
         text = f"call {fnty} {callee}({', '.join(repr(a) for a in args)})"

@@ -11,13 +11,15 @@ from ..cpu.state import OFFSET, CPUState
 from ..frontend.a64 import decoder
 from . import exits
 from .codecache import PAGE, CodeCache
+from .diskcache import DiskCache
 from .dispatch import run as dispatch_run
 from .native import call_block  # noqa: F401  (compiled with the dispatcher)
 from .translate import Translator
 
 
 class Engine:
-    def __init__(self, space, state: CPUState | None = None, ctx: int = 0):
+    def __init__(self, space, state: CPUState | None = None, ctx: int = 0,
+                 disk_cache: bool = True):
         """space: the memory model (slow-path addresses, fetch, set_code)."""
         self.space = space
         self.state = state or CPUState()
@@ -26,7 +28,8 @@ class Engine:
         self.env_addr = self.env.ctypes.data
         space.attach(self.envi)
         self.translator = Translator(decoder(), space, space.fetch)
-        self.cache = CodeCache(self.translator)
+        disk = DiskCache.shared() if disk_cache and DiskCache.enabled() else None
+        self.cache = CodeCache(self.translator, disk=disk)
         self.ctx = ctx
         self.executed = 0
         self.single_step = False
@@ -88,7 +91,7 @@ class Engine:
             return exits.BUDGET
         block = self.cache.translate(int(self.env[OFFSET["PC"]]), self.ctx, single_step=True)
         code = call_block_py(block.fn, self.env_addr)
-        self.cache.engine.remove_module(block.module)
+        self.cache.discard(block)
         # a branch ends its one-instruction block like any other: the step is done
         return exits.STEP if code in (exits.LINK, exits.LOOKUP) else code
 

@@ -15,6 +15,8 @@ from . import exits
 from .emitter import I1, I8, I16, I32, I64, I128, INT_OF_BYTES, Emitter, Value
 
 MAX_INSNS = 64
+# the function's name in the IR until the code cache names it (see CodeCache.translate)
+NAME = "DBTBLOCK"
 
 
 @dataclass
@@ -41,9 +43,10 @@ class BlockInfo:
 
 
 class MemoryModel:
-    """The slow paths a block calls on a soft-TLB miss; supplied by the machine or user mode."""
-    load_addr: int      # i64 (i64* env, i64 va, i64 nbytes): value, env[PENDING] on fault
-    store_addr: int     # i64 (i64* env, i64 va, i64 nbytes, i64 value): 0 ok, 1 fault, 2 code
+    """The slow paths a block calls on a soft-TLB miss; supplied by the machine or user mode
+    as numba cfuncs."""
+    load_fn: object     # i64 (i64* env, i64 va, i64 nbytes): value, env[PENDING] on fault
+    store_fn: object    # i64 (i64* env, i64 va, i64 nbytes, i64 value): 0 ok, 1 fault, 2 code
 
 
 class BlockBuilder:
@@ -154,7 +157,7 @@ class BlockBuilder:
         v1 = e._op(f"load {ty}, {ty}* {p}, align 1", ty)
         e.br(join)
         e.start(slow)
-        r = e.call_addr(self.mem.load_addr, I64, Value("%env", "i64*"), va, e.c(I64, nbytes))
+        r = e.call_native(self.mem.load_fn, I64, Value("%env", "i64*"), va, e.c(I64, nbytes))
         bad = e.icmp("ne", e.env_load(OFFSET["PENDING"]), e.c(I64, 0))
         e.cbr(bad, self.exit_label(exits.FAULT, self.pc, self.index), ok)
         e.start(ok)
@@ -181,8 +184,8 @@ class BlockBuilder:
         e.emit(f"store {ty} {v.ref}, {ty}* {p}, align 1")
         e.br(join)
         e.start(slow)
-        st = e.call_addr(self.mem.store_addr, I64, Value("%env", "i64*"), va, e.c(I64, nbytes),
-                         e.zext(v, I64))
+        st = e.call_native(self.mem.store_fn, I64, Value("%env", "i64*"), va, e.c(I64, nbytes),
+                           e.zext(v, I64))
         e.cbr(e.icmp("eq", st, e.c(I64, 1)), self.exit_label(exits.FAULT, self.pc, self.index), ok)
         e.start(ok)
         old = e._op(f"load i1, i1* {self.pend}", I1)
@@ -308,8 +311,10 @@ class Translator:
         self.count = 0
 
     def translate(self, pc: int, ctx: int = 0, single_step: bool = False) -> BlockInfo:
+        """Translate the block at pc.  Its IR names the function and its chain slots after
+        NAME, for the code cache to replace."""
         self.count += 1
-        name = f"b{self.count}_{pc:x}"
+        name = NAME
         t = BlockBuilder(name, self.mem)
         e = t.e
         e.start("I0")
@@ -350,7 +355,9 @@ class Translator:
                 t.goto(pc) if not single_step else t.exit(exits.STEP, pc=pc)
                 break
         ir = t.finish(n)
-        return BlockInfo(start, ctx, name, n, pc, ir, dict(t.slots))
+        info = BlockInfo(start, ctx, name, n, pc, ir, dict(t.slots))
+        info.cacheable = not e.uncacheable and not single_step
+        return info
 
 
 __all__ = ["Translator", "BlockBuilder", "BlockInfo", "MemoryModel", "I8", "I16", "I32", "I64",

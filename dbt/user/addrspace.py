@@ -13,6 +13,7 @@ from numba import carray, cfunc, njit, types
 from ..cpu.state import ENV_SIZE, OFFSET, TLB_ENTRIES
 from ..jit import exits
 from ..jit.native import i64_ptr, u8_ptr
+from ..jit.symbols import export
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -80,6 +81,7 @@ def _is_code(mc, ent, va):
     return (bits[0] >> (slot & 63)) & 1
 
 
+@export
 @cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64), cache=True)
 def slow_load(envp, va, nbytes):
     env = carray(envp, (ENV_SIZE,))
@@ -98,6 +100,7 @@ def slow_load(envp, va, nbytes):
     return value
 
 
+@export
 @cfunc(types.int64(types.CPointer(types.int64), types.int64, types.int64, types.int64), cache=True)
 def slow_store(envp, va, nbytes, value):
     env = carray(envp, (ENV_SIZE,))
@@ -144,8 +147,8 @@ class AddressSpace:
         self.mc[MC_L1] = self.l1.ctypes.data
         self.mc[MC_L2] = self.l2.ctypes.data
         self.mc[MC_RAM_SIZE] = ram_bytes
-        self.load_addr = slow_load.address
-        self.store_addr = slow_store.address
+        self.load_fn = slow_load
+        self.store_fn = slow_store
         self.envs = []          # vCPU envs whose TLBs must hear of changes
         self.code_written = []  # guest addresses of code pages written from Python
 

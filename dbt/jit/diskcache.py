@@ -1,0 +1,114 @@
+"""The on-disk code cache: compiled blocks kept as relocatable objects, so a second run of the
+same program (or boot of the same kernel) skips most compilation.
+
+An entry is keyed by a digest of the translator's fingerprint (a hash of the dbt sources: any
+change to decoding, semantics or the state layout makes new keys), the block's pc and context,
+and the guest instruction words it was translated from.  A lookup by (pc, ctx) returns the
+candidates; the caller re-reads the guest words and takes the entry whose digest matches, so
+stale code is never loaded.  Objects reference helpers by symbol (symbols.py), never by address.
+
+Location: $DBT_CACHE_DIR, else $XDG_CACHE_HOME/dbt-vm, else ~/.cache/dbt-vm.  DBT_CODE_CACHE=0
+turns it off.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import sqlite3
+import struct
+
+_fingerprint = None
+
+
+def fingerprint() -> bytes:
+    """A hash of every source file of the dbt package."""
+    global _fingerprint
+    if _fingerprint is None:
+        h = hashlib.sha256()
+        root = pathlib.Path(__file__).resolve().parent.parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _fingerprint = h.digest()
+    return _fingerprint
+
+
+def digest(pc: int, ctx: int, words: bytes) -> str:
+    h = hashlib.sha256(fingerprint())
+    h.update(struct.pack("<QQ", pc & (2**64 - 1), ctx & (2**64 - 1)))
+    h.update(words)
+    return h.hexdigest()[:32]
+
+
+def default_dir() -> pathlib.Path:
+    d = os.environ.get("DBT_CACHE_DIR")
+    if d:
+        return pathlib.Path(d)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "dbt-vm"
+
+
+class DiskCache:
+    COMMIT_EVERY = 256
+
+    def __init__(self, directory: pathlib.Path | None = None):
+        directory = directory or default_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=30,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE IF NOT EXISTS blocks (digest TEXT PRIMARY KEY, pc INTEGER, "
+                        "ctx INTEGER, nbytes INTEGER, ninsns INTEGER, name TEXT, slots TEXT, "
+                        "obj BLOB)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS by_pc ON blocks (pc, ctx)")
+        self.pending = []           # rows written in one short transaction by flush()
+        self.stores = 0
+
+    _shared = None
+
+    @classmethod
+    def shared(cls) -> "DiskCache":
+        """One cache per process, flushed at exit."""
+        if cls._shared is None:
+            import atexit
+            cls._shared = cls()
+            atexit.register(cls._shared.close)
+        return cls._shared
+
+    @staticmethod
+    def enabled() -> bool:
+        return os.environ.get("DBT_CODE_CACHE", "1") != "0"
+
+    def candidates(self, pc: int, ctx: int):
+        """[(digest, nbytes, ninsns, name, slots, obj)] stored for this pc and context."""
+        rows = self.db.execute("SELECT digest, nbytes, ninsns, name, slots, obj FROM blocks "
+                               "WHERE pc = ? AND ctx = ?", (_s64(pc), _s64(ctx))).fetchall()
+        return [(d, n, k, name, {s: t for s, t in json.loads(slots)}, obj)
+                for d, n, k, name, slots, obj in rows]
+
+    def put(self, key: str, pc: int, ctx: int, nbytes: int, ninsns: int, name: str,
+            slots: dict, obj: bytes):
+        self.pending.append((key, _s64(pc), _s64(ctx), nbytes, ninsns, name,
+                             json.dumps(list(slots.items())), obj))
+        self.stores += 1
+        if len(self.pending) >= self.COMMIT_EVERY:
+            self.flush()
+
+    def flush(self):
+        if self.pending:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    self.pending)
+            self.pending = []
+
+    def close(self):
+        self.flush()
+        self.db.close()
+
+
+def _s64(v: int) -> int:
+    v &= 2**64 - 1
+    return v - 2**64 if v >> 63 else v
