@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .mm import (PIE_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP, MemoryMap,
-                 page_down, page_up)
+from .mm import (PIE_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP,
+                 MemoryMap, page_down, page_up)
 
 # auxiliary vector keys (include/uapi/linux/auxvec.h)
-AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS = 0, 3, 4, 5, 6, 7, 8
+AT_ENTRY = 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
 
 # arch/arm64/include/uapi/asm/hwcap.h
-HWCAP_FP, HWCAP_ASIMD, HWCAP_EVTSTRM, HWCAP_CRC32, HWCAP_CPUID = 1 << 0, 1 << 1, 1 << 2, 1 << 7, 1 << 11
+HWCAP_FP, HWCAP_ASIMD, HWCAP_EVTSTRM, HWCAP_CRC32, HWCAP_CPUID = 1, 1 << 1, 1 << 2, 1 << 7, 1 << 11
 HWCAP = HWCAP_FP | HWCAP_ASIMD | HWCAP_CRC32
 MINSIGSTKSZ = 5120
 PLATFORM = b"aarch64"
@@ -47,6 +48,8 @@ class Image:
     brk: int
     sp: int = 0
     bias: int = 0
+    ranges: tuple = ()          # (start, end) of the mapped segments
+    auxv: bytes = b""           # the auxiliary vector as written to the stack
 
 
 def _prot(flags: int) -> int:
@@ -121,9 +124,11 @@ def load_elf(mm: MemoryMap, elf: ElfFile) -> Image:
             head = (s.p_vaddr + bias) & 0xFFF
             off = s.p_offset - head
             if off >= 0 and s.p_filesz:
-                mm.space.write(s.p_vaddr + bias - head, blob[off:s.p_offset + s.p_filesz], force=True)
+                mm.space.write(s.p_vaddr + bias - head, blob[off:s.p_offset + s.p_filesz],
+                               force=True)
             elif s.p_filesz:
-                mm.space.write(s.p_vaddr + bias, blob[s.p_offset:s.p_offset + s.p_filesz], force=True)
+                mm.space.write(s.p_vaddr + bias, blob[s.p_offset:s.p_offset + s.p_filesz],
+                               force=True)
         for va, prot in pages.items():
             mm.protect(va, 4096, prot)
     except MemoryError as e:
@@ -136,8 +141,10 @@ def load_elf(mm: MemoryMap, elf: ElfFile) -> Image:
                      if s.p_offset <= phoff < s.p_offset + s.p_filesz), 0)
     end = max(s.p_vaddr + s.p_memsz for s in loads) + bias
     mm.set_brk_start(end)
+    ranges = tuple((page_down(s.p_vaddr + bias), page_up(s.p_vaddr + bias + s.p_memsz))
+                   for s in loads)
     return Image(path, elf.entry + bias, phdr + bias if phdr else 0, elf.phentsize, elf.phnum,
-                 mm.brk_start, bias=bias)
+                 mm.brk_start, bias=bias, ranges=ranges)
 
 
 def setup_stack(mm: MemoryMap, image: Image, argv: list[str], envp: list[str],
@@ -175,9 +182,9 @@ def setup_stack(mm: MemoryMap, image: Image, argv: list[str], envp: list[str],
         (AT_SECURE, 0), (AT_RANDOM, rand), (AT_HWCAP2, 0),
         (AT_EXECFN, execfn_addr), (AT_PLATFORM, platform), (AT_NULL, 0),
     ]
-    words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
-    for k, v in auxv:
-        words += [k, v]
+    flat = [x for kv in auxv for x in kv]
+    image.auxv = struct.pack(f"<{len(flat)}Q", *flat)
+    words = [len(argv)] + arg_addrs + [0] + env_addrs + [0] + flat
     sp = (p - 8 * len(words)) & ~15
     space.write(sp, struct.pack(f"<{len(words)}Q", *words))
     image.sp = sp

@@ -113,25 +113,71 @@ class MemoryMap:
                 self.engine.invalidate(page * PAGE, PAGE)
 
     # -- operations ------------------------------------------------------------------------
+    def frames_left(self) -> int:
+        space = self.space
+        return space.ram.shape[0] // PAGE - space.next_frame + len(space.free_frames)
+
     def map(self, start: int, length: int, prot: int):
-        """Map fresh zeroed pages (replacing whatever was there)."""
+        """Map fresh zeroed pages (replacing whatever was there).  MemoryError when the range
+        is outside the address space or guest RAM cannot hold it.
+
+        PROT_NONE pages get no frame (a reservation costs nothing): the guest cannot touch
+        them, and protect() gives them fresh zeroed frames when they become accessible."""
         end = start + page_up(length)
+        if start < 0 or end > TASK_SIZE:
+            raise MemoryError("outside the address space")
+        hp = host_prot(prot)
+        if hp and (end - start) // PAGE > self.frames_left() + self._mapped_pages(start, end):
+            raise MemoryError("guest RAM exhausted")
         self._drop_code(start, end)
-        self.space.map(start, end - start, host_prot(prot))
+        if hp:
+            self.space.map(start, end - start, hp)
+        else:
+            for s, e in list(self._pieces(start, end)):
+                self.space.unmap(s, e - s)
         self._add(start, end)
+
+    def _pieces(self, start: int, end: int):
+        """The mapped parts of [start, end)."""
+        i = max(bisect.bisect_right(self.starts, start) - 1, 0)
+        while i < len(self.starts) and self.starts[i] < end:
+            s, e = max(self.starts[i], start), min(self.ends[i], end)
+            if s < e:
+                yield s, e
+            i += 1
+
+    def _mapped_pages(self, start: int, end: int) -> int:
+        return sum(e - s for s, e in self._pieces(start, end)) // PAGE
 
     def unmap(self, start: int, length: int):
         end = start + page_up(length)
         self._drop_code(start, end)
-        self.space.unmap(start, end - start)
+        for s, e in list(self._pieces(start, end)):
+            self.space.unmap(s, e - s)
         self._remove(start, end)
 
     def protect(self, start: int, length: int, prot: int) -> bool:
+        """False (ENOMEM) when part of the range is not mapped."""
         end = start + page_up(length)
         if not self.is_mapped(start, end):
             return False
         self._drop_code(start, end)
-        return self.space.protect(start, end - start, host_prot(prot))
+        hp = host_prot(prot)
+        # runs of pages with a frame (reprotect) and without one (reserved: map when accessible)
+        va = start
+        while va < end:
+            framed = bool(self.space.entry(va))
+            run = va
+            while run < end and bool(self.space.entry(run)) == framed:
+                run += PAGE
+            if framed:
+                self.space.protect(va, run - va, hp)
+            elif hp:
+                if (run - va) // PAGE > self.frames_left():
+                    raise MemoryError("guest RAM exhausted")
+                self.space.map(va, run - va, hp)
+            va = run
+        return True
 
     def move(self, old: int, old_len: int, new: int):
         old_len = page_up(old_len)
@@ -139,6 +185,35 @@ class MemoryMap:
         self.space.move(old, new, old_len)
         self._remove(old, old + old_len)
         self._add(new, new + old_len)
+
+    def regions(self):
+        """(start, end, prot) runs of pages with the same protection, in address order."""
+        for s, e in zip(self.starts, self.ends):
+            run_start, run_prot = s, None
+            for va in range(s, e, PAGE):
+                prot = self.space.entry(va) & (PROT_READ | PROT_WRITE | PROT_EXEC)
+                if run_prot is not None and (prot != run_prot or va == self.brk_start):
+                    yield run_start, va, run_prot
+                    run_start = va
+                run_prot = prot
+            yield run_start, e, run_prot
+
+    def maps_text(self, exe: str = "", image_ranges=()) -> str:
+        """The guest's /proc/self/maps."""
+        lines = []
+        for s, e, prot in self.regions():
+            perms = "".join(c if prot & b else "-" for c, b in
+                            (("r", PROT_READ), ("w", PROT_WRITE), ("x", PROT_EXEC))) + "p"
+            name = ""
+            if STACK_TOP - STACK_SIZE <= s < STACK_TOP:
+                name = "[stack]"
+            elif self.brk_start <= s < page_up(self.brk_cur):
+                name = "[heap]"
+            elif any(a <= s < b for a, b in image_ranges):
+                name = exe
+            lines.append(f"{s:08x}-{e:08x} {perms} 00000000 00:00 0"
+                         + (" " * 10 + name if name else "") + "\n")
+        return "".join(lines)
 
     # -- program break -----------------------------------------------------------------------
     def set_brk_start(self, addr: int):

@@ -48,6 +48,11 @@ class Process:
         self.altstack = None
         self.pid = os.getpid()
         self.reported: set = set()
+        self.clear_child_tid = 0
+        # for the guest's /proc/self files
+        self.image_ranges: tuple = ()
+        self.auxv = b""
+        self.cmdline = b""
         # our own messages go to the original stderr even if the guest closes or reuses fd 2
         try:
             self.err = os.dup(2)

@@ -1,4 +1,5 @@
-"""`dbt-run [--single-step] [--stats] PROGRAM [ARGS...]`: run a static AArch64 Linux program.
+"""`dbt-run [--single-step] [--stats] [--strace] PROGRAM [ARGS...]`: run a static AArch64 Linux
+program.
 
 The engine runs the guest in quanta; this loop handles the exits that need the process:
 system calls, counter reads, and the faults the kernel would turn into signals.  Guest
@@ -70,6 +71,9 @@ class Runner:
         self.state["PC"] = self.image.entry
         self.state["SP"] = sp
         self.process = Process(self.mm, self.engine, program)
+        self.process.image_ranges = self.image.ranges
+        self.process.auxv = self.image.auxv
+        self.process.cmdline = b"".join(os.fsencode(a) + b"\0" for a in [program, *args])
 
     def run(self) -> int:
         """Run the guest to its end; returns the exit status."""
@@ -145,8 +149,11 @@ class Runner:
         cache = self.engine.cache
         comp = cache.compile_seconds
         med = statistics.median(comp) * 1e3 if comp else 0.0
+        disk = getattr(cache, "disk_hits", 0)
         return (f"stats: {self.engine.executed} guest instructions, "
-                f"{len(comp)} blocks translated ({len(cache.blocks)} in the cache), "
+                f"{len(comp)} blocks translated"
+                + (f" + {disk} from the disk cache" if disk else "")
+                + f" ({len(cache.blocks)} in the cache), "
                 f"median compile {med:.2f} ms/block (total {sum(comp):.2f} s), "
                 f"wall {wall:.2f} s")
 
@@ -168,7 +175,8 @@ def main(argv=None) -> int:
         if os.environ.get("DBT_DEBUG"):
             import traceback
             traceback.print_exc()
-        pc = f" at pc {runner.state['PC']:#x}" if runner is not None and hasattr(runner, "state") else ""
+        state = getattr(runner, "state", None)
+        pc = f" at pc {state['PC']:#x}" if state is not None else ""
         _say(f"internal error{pc}: {type(e).__name__}: {e}")
         status = 70
     if opts.stats and runner is not None and hasattr(runner, "engine"):

@@ -13,13 +13,14 @@ import errno
 import fcntl as _fcntl
 import os
 import platform
+import re
 import resource
 import select
 import struct
 import time
 
 from .addrspace import PAGE, PROT_READ, PROT_WRITE, GuestFault
-from .mm import page_up
+from .mm import TASK_SIZE, page_up
 from .process import SIG_DFL, FileDesc, ProcessExit
 
 E = errno
@@ -93,6 +94,8 @@ def dispatch(p, nr: int, args) -> int:
         return -(e.errno or E.EIO)
     except MemoryError:
         return -E.ENOMEM
+    except (OverflowError, ValueError):     # an argument out of the host's range
+        return -E.EINVAL
 
 
 # -- argument helpers ---------------------------------------------------------------------
@@ -130,7 +133,15 @@ def _path(p, addr) -> bytes:
         raise OSError(E.ENAMETOOLONG, "path")
     if s == b"/proc/self/exe":
         return os.fsencode(p.exe)
+    m = _PROC_FD.match(s)
+    if m:                                   # guest descriptor numbers are not the host's
+        h = p.host_fd(int(m.group(2)))
+        if h is not None:
+            return b"/proc/self/fd/%d%s" % (h, m.group(3) or b"")
     return s
+
+
+_PROC_FD = re.compile(rb"^/proc/(self|thread-self)/fd/(\d+)(/.*)?$", re.S)
 
 
 def _writable_prefix(p, va: int, n: int) -> int:
@@ -417,7 +428,10 @@ def sys_mmap(p, addr, length, prot, flags, fd, off):
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr & (PAGE - 1):
             return -E.EINVAL
-        if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not mm.is_free(addr, addr + length):
+        if addr + length > TASK_SIZE:
+            return -E.ENOMEM
+        if (flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED
+                and not mm.is_free(addr, addr + length)):
             return -E.EEXIST
         target = addr
     else:
@@ -439,7 +453,7 @@ def sys_mmap(p, addr, length, prot, flags, fd, off):
 
 @syscall("munmap")
 def sys_munmap(p, addr, length):
-    if addr & (PAGE - 1) or length == 0:
+    if addr & (PAGE - 1) or length == 0 or addr + length > TASK_SIZE:
         return -E.EINVAL
     p.mm.unmap(addr, length)
     return 0
@@ -467,6 +481,8 @@ def sys_mremap(p, old, old_size, new_size, flags, new_addr):
     if flags & MREMAP_FIXED:
         if new_addr & (PAGE - 1):
             return -E.EINVAL
+        if new_addr + new_size > TASK_SIZE:
+            return -E.ENOMEM
         if new_addr < old + old_size and old < new_addr + new_size:
             return -E.EINVAL
         target = new_addr
@@ -596,9 +612,34 @@ def open_flags_to_guest(flags: int) -> int:
     return out | 0o400000        # O_LARGEFILE: the arm64 kernel reports it
 
 
+def _proc_file(p, name: bytes):
+    """Files of /proc/self that must describe the guest, not the host: an in-memory copy."""
+    for prefix in (b"/proc/self/", b"/proc/%d/" % p.pid, b"/proc/thread-self/"):
+        if name.startswith(prefix):
+            rest = name[len(prefix):]
+            break
+    else:
+        return None
+    if rest == b"maps":
+        text = p.mm.maps_text(p.exe, p.image_ranges).encode()
+    elif rest == b"auxv":
+        text = p.auxv
+    elif rest == b"cmdline":
+        text = p.cmdline
+    else:
+        return None
+    fd = os.memfd_create("dbt-proc", os.MFD_CLOEXEC)
+    os.write(fd, text)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 @syscall("openat")
 def sys_openat(p, dirfd, path, flags, mode):
     name = _path(p, path)
+    host = _proc_file(p, name)
+    if host is not None:
+        return p.install(host, bool(flags & 0o2000000))
     host = os.open(name, open_flags_to_host(flags) | os.O_CLOEXEC, mode & 0o7777,
                    dir_fd=_dirfd(p, dirfd))
     return p.install(host, bool(flags & 0o2000000))
@@ -755,7 +796,13 @@ def sys_readv(p, fd, iov, cnt):
 @syscall("writev")
 def sys_writev(p, fd, iov, cnt):
     h = _fd(p, fd)
-    data = b"".join(p.space.read(base, length) for base, length in _iovecs(p, iov, cnt))
+    parts, room = [], MAX_IO
+    for base, length in _iovecs(p, iov, cnt):
+        n = min(length, room)
+        if n:
+            parts.append(p.space.read(base, n))
+            room -= n
+    data = b"".join(parts)
     return os.write(h, data) if data else 0
 
 
@@ -853,6 +900,32 @@ def sys_ppoll(p, fds, nfds, tsp, sigmask):
     if out:
         _out(p, fds, out)
     return sum(1 for fd, _, _ in entries if fd >= 0 and revents.get(fd))
+
+
+@syscall("pselect6")
+def sys_pselect6(p, nfds, rfds, wfds, efds, tsp, sigmask):
+    nfds = s32(nfds)
+    if not 0 <= nfds <= 1024:
+        return -E.EINVAL
+    nbytes = (nfds + 63) // 64 * 8
+    sets = []
+    for addr in (rfds, wfds, efds):
+        bits = int.from_bytes(p.space.read(addr, nbytes), "little") if addr and nbytes else 0
+        fds = [fd for fd in range(nfds) if bits >> fd & 1]
+        for fd in fds:
+            _fd(p, fd)                      # EBADF for a descriptor that is not open
+        sets.append(fds)
+    timeout = None if not tsp else _timespec(p, tsp) / 1e9
+    hosts = [[p.host_fd(fd) for fd in fds] for fds in sets]
+    back = {p.host_fd(fd): fd for fds in sets for fd in fds}
+    ready = select.select(*hosts, timeout)
+    total = 0
+    for addr, hs in zip((rfds, wfds, efds), ready):
+        if addr and nbytes:
+            bits = sum(1 << back[h] for h in hs)
+            _out(p, addr, bits.to_bytes(nbytes, "little"))
+            total += len(hs)
+    return total
 
 
 # -- file metadata --------------------------------------------------------------------------
@@ -961,6 +1034,34 @@ def sys_getdents64(p, fd, buf, count):
         return -ctypes.get_errno()
     _out(p, buf, cbuf.raw[:n])
     return n
+
+
+def _host_struct(fn, arg, size: int) -> bytes:
+    """Call a host libc function that fills a struct whose layout is the same on x86-64 and
+    arm64 (all-long fields): statfs, fstatfs, sysinfo."""
+    cbuf = ctypes.create_string_buffer(size)
+    if fn(arg, cbuf) if arg is not None else fn(cbuf):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return cbuf.raw
+
+
+@syscall("statfs")
+def sys_statfs(p, path, buf):
+    _out(p, buf, _host_struct(_libc.statfs, ctypes.c_char_p(_path(p, path)), 120))
+    return 0
+
+
+@syscall("fstatfs")
+def sys_fstatfs(p, fd, buf):
+    _out(p, buf, _host_struct(_libc.fstatfs, ctypes.c_int(_fd(p, fd)), 120))
+    return 0
+
+
+@syscall("sysinfo")
+def sys_sysinfo(p, buf):
+    _out(p, buf, _host_struct(_libc.sysinfo, None, 112))
+    return 0
 
 
 @syscall("unlinkat")
