@@ -7,5 +7,6 @@ if "numba" not in _sys.modules and "scipy" not in _sys.modules:
     _sys.modules["scipy"] = None
     try:
         import numba  # noqa: F401
+        import numba.np.arraymath  # noqa: F401  (the module that probes)
     finally:
         del _sys.modules["scipy"]
