@@ -135,7 +135,8 @@ class CodeCache:
             if words is None or diskcache.digest(pc, ctx, words) != key:
                 continue
             self.disk_hits += 1
-            return self._load(pc, ctx, pc + nbytes, ninsns, name, slots, obj)
+            self._link(obj)
+            return self._make_block(pc, ctx, pc + nbytes, ninsns, name, slots)
         return None
 
     def _compile(self, pc, ctx, single_step) -> Block:
@@ -148,10 +149,59 @@ class CodeCache:
                 key = diskcache.digest(pc, ctx, words)
         name = f"c{key}" if key else None
         if name is None or name in self.loaded_names:
-            self.serial += 1
-            name, key = f"b{self.serial}_{pc:x}", None
-        ir = info.ir.replace(NAME, name)
-        slots = {slot.replace(NAME, name): target for slot, target in info.slots.items()}
+            name, key = self._serial_name(pc), None
+        slots = self._named_slots(info, name)
+        obj = self._codegen(info.ir.replace(NAME, name))
+        if key:
+            self.disk.put(key, pc, ctx, nbytes, info.ninsns, name, slots, obj)
+        self._link(obj)
+        return self._make_block(pc, ctx, info.end, info.ninsns, name, slots)
+
+    def translate_many(self, pcs, ctx: int = 0) -> list:
+        """Translate several blocks into one object (one codegen and link for all: the
+        per-module cost dominates small blocks).  Used where many blocks are known up front,
+        such as the differential fuzzer."""
+        import time
+        t0 = time.perf_counter()
+        infos, names, decls, body = [], [], {}, []
+        for pc in pcs:
+            if (pc, ctx) in self.blocks:
+                continue
+            info = self.translator.translate(pc, ctx)
+            name = self._serial_name(pc)
+            for line in info.ir.replace(NAME, name).splitlines():
+                # declarations and private constants (lookup tables) are shared by name
+                if line.startswith("declare ") or (line.startswith("@") and " private " in line):
+                    decls[line] = None
+                else:
+                    body.append(line)
+            infos.append(info)
+            names.append(name)
+        if not infos:
+            return []
+        self._link(self._codegen("\n".join(list(decls) + body) + "\n"))
+        blocks = []
+        for info, name in zip(infos, names):
+            block = self._make_block(info.pc, ctx, info.end, info.ninsns, name,
+                                     self._named_slots(info, name))
+            self.blocks[(info.pc, ctx)] = block
+            self._insert(block)
+            for page in range(info.pc // PAGE, (block.end - 1) // PAGE + 1):
+                self.by_page[page].add((info.pc, ctx))
+            blocks.append(block)
+        per_block = (time.perf_counter() - t0) / len(infos)
+        self.compile_seconds.extend([per_block] * len(infos))
+        return blocks
+
+    def _serial_name(self, pc):
+        self.serial += 1
+        return f"b{self.serial}_{pc:x}"
+
+    @staticmethod
+    def _named_slots(info, name):
+        return {slot.replace(NAME, name): target for slot, target in info.slots.items()}
+
+    def _codegen(self, ir: str) -> bytes:
         module = llvm.parse_assembly(ir)
         # SROA alone turns the register allocas into SSA; heavier pipelines cost more
         # compile time (instcombine + simplifycfg: 2.9 ms against 1.5 ms a block) than they
@@ -161,14 +211,13 @@ class CodeCache:
         for f in module.functions:
             if not f.is_declaration:
                 fpm.run(f, self.pb)
-        obj = self.tm.emit_object(module)
-        if key:
-            self.disk.put(key, pc, ctx, nbytes, info.ninsns, name, slots, obj)
-        return self._load(pc, ctx, info.end, info.ninsns, name, slots, obj)
+        return self.tm.emit_object(module)
 
-    def _load(self, pc, ctx, end, ninsns, name, slots, obj) -> Block:
+    def _link(self, obj: bytes):
         self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
+
+    def _make_block(self, pc, ctx, end, ninsns, name, slots) -> Block:
         self.loaded_names.add(name)
         block = Block(pc, ctx, end, ninsns, self.engine.get_function_address(name), name)
         for slot, target in slots.items():

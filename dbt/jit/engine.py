@@ -39,6 +39,17 @@ class Engine:
         self.space.mark_code(pc, block.end)
         return block
 
+    def pretranslate(self, pcs):
+        """Translate the blocks at pcs together (one compile for all)."""
+        self._apply_code_writes()
+        for block in self.cache.translate_many(pcs, self.ctx):
+            self.space.mark_code(block.pc, block.end)
+
+    def _apply_code_writes(self):
+        for addr, length in self.space.code_written:
+            self.invalidate(addr, length)
+        self.space.code_written.clear()
+
     def invalidate(self, addr: int, length: int = 1):
         """Forget translated code overlapping [addr, addr+length) (the guest wrote over it),
         then re-mark what remains on those pages."""
@@ -60,9 +71,7 @@ class Engine:
         envi[OFFSET["BUDGET"]] = budget
         try:
             while True:
-                for addr, length in self.space.code_written:
-                    self.invalidate(addr, length)
-                self.space.code_written.clear()
+                self._apply_code_writes()
                 if self.single_step:
                     code = self._step()
                 else:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CODE = 0x10000
+CODE_SIZE = 0x4000
+CASE_STRIDE = 0x100           # batched cases sit this far apart in the code region
 DATA = 0x1000000
 DATA_SIZE = 0x40000
 MID = DATA + DATA_SIZE // 2
@@ -96,16 +98,20 @@ class UnicornSide:
         from unicorn import arm64_const as A
         self.A = A
         self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc.mem_map(CODE, 0x1000)
+        self.uc.mem_map(CODE, CODE_SIZE)
         self.uc.mem_map(DATA, DATA_SIZE)
         self.uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)   # FP/SIMD enabled
         self.xregs = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(31)]
         self.qregs = [getattr(A, f"UC_ARM64_REG_Q{i}") for i in range(32)]
 
-    def run(self, words, s: State) -> State:
+    def write_code(self, base, words):
+        self.uc.mem_write(base, b"".join(struct.pack("<I", w) for w in words))
+
+    def run(self, words, s: State, base: int = CODE, written: bool = False) -> State:
         from unicorn import UcError
         A, uc = self.A, self.uc
-        uc.mem_write(CODE, b"".join(struct.pack("<I", w) for w in words))
+        if not written:
+            self.write_code(base, words)
         uc.mem_write(DATA, s.data)
         for r, v in zip(self.xregs, s.x):
             uc.reg_write(r, v)
@@ -117,7 +123,7 @@ class UnicornSide:
             uc.reg_write(r, v)
         fault = None
         try:
-            uc.emu_start(CODE, CODE + 4 * len(words), count=len(words))
+            uc.emu_start(base, base + 4 * len(words), count=len(words))
         except UcError as e:
             fault = str(e)
         return State(
@@ -138,24 +144,28 @@ class DbtSide:
         from ..jit.engine import Engine
         from ..user.addrspace import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
         self.space = AddressSpace(ram_bytes=DATA_SIZE + (1 << 20), l2_tables=2)
-        self.space.map(CODE, 0x1000, PROT_READ | PROT_EXEC)
+        self.space.map(CODE, CODE_SIZE, PROT_READ | PROT_EXEC)
         self.space.map(DATA, DATA_SIZE, PROT_READ | PROT_WRITE)
         self.engine = Engine(self.space)
         ent = self.space.entry(DATA)
         first = ((ent >> 12) - 1) * 4096
         self.data_view = self.space.ram[first:first + DATA_SIZE]   # frames are contiguous
 
-    def run(self, words, s: State) -> State:
+    def write_code(self, base, words):
+        self.space.write(base, b"".join(struct.pack("<I", w) for w in list(words) + [STOP]),
+                         force=True)
+
+    def run(self, words, s: State, base: int = CODE, written: bool = False) -> State:
         from ..cpu.state import OFFSET
         from ..jit import exits
         st = self.engine.state
-        self.space.write(CODE, b"".join(struct.pack("<I", w) for w in list(words) + [STOP]),
-                         force=True)
+        if not written:
+            self.write_code(base, words)
         self.data_view[:] = np.frombuffer(s.data, dtype=np.uint8)
         for i, v in enumerate(s.x):
             st.set_x(i, v)
         st["SP"] = s.sp
-        st["PC"] = CODE
+        st["PC"] = base
         st.nzcv = s.nzcv
         st["FPCR"] = s.fpcr
         st["FPSR"] = s.fpsr
@@ -164,7 +174,7 @@ class DbtSide:
             st.set_v(i, v)
         code = self.engine.run(len(words))
         fault = None
-        stopped = code == exits.BRK and st["PC"] == CODE + 4 * len(words)
+        stopped = code == exits.BRK and st["PC"] == base + 4 * len(words)
         kind = None
         if code != exits.BUDGET and not stopped:
             fault = exits.NAMES.get(code, str(code))
@@ -184,6 +194,7 @@ class Mismatch:
     ours: State
     theirs: State
     fields: list = field(default_factory=list)
+    base: int = CODE
 
     def report(self) -> str:
         from ..frontend.a64 import decoder
@@ -191,7 +202,7 @@ class Mismatch:
         dis = Disassembler(decoder())
         lines = ["instructions:"]
         for i, w in enumerate(self.words):
-            lines.append(f"  {CODE + 4 * i:#x}: {w:08x}  {dis.text(w, CODE + 4 * i)}")
+            lines.append(f"  {self.base + 4 * i:#x}: {w:08x}  {dis.text(w, self.base + 4 * i)}")
         lines.append(f"differs in: {', '.join(self.fields)}")
         lines.append(f"{'':6} {'before':>34} {'dbt':>34} {'unicorn':>34}")
 
@@ -248,9 +259,23 @@ class Differ:
                 return True
         return False
 
-    def check(self, words, state: State, row_names=()) -> Mismatch | None:
-        theirs = self.uc.run(words, state)
-        ours = self.dbt.run(words, state)
+    def check_many(self, cases):
+        """[(words, state, row_names)] -> [Mismatch or None]: the cases' code is laid out side
+        by side and translated in one compile."""
+        assert len(cases) * CASE_STRIDE <= CODE_SIZE
+        bases = [CODE + i * CASE_STRIDE for i in range(len(cases))]
+        for base, (words, _, _) in zip(bases, cases):
+            assert 4 * (len(words) + 1) <= CASE_STRIDE
+            self.uc.write_code(base, words)
+            self.dbt.write_code(base, words)
+        self.dbt.engine.pretranslate(bases)
+        return [self.check(words, state, names, base=base, written=True)
+                for base, (words, state, names) in zip(bases, cases)]
+
+    def check(self, words, state: State, row_names=(), base: int = CODE,
+              written: bool = False) -> Mismatch | None:
+        theirs = self.uc.run(words, state, base, written)
+        ours = self.dbt.run(words, state, base, written)
         fields = ours.diff(theirs)
         if (theirs.fault and "FETCH_UNMAPPED" in theirs.fault and ours.fault is None
                 and ours.pc == theirs.pc):
@@ -263,7 +288,7 @@ class Differ:
             self.excused += 1
             fields = []
         if fields:
-            return Mismatch(list(words), state, ours, theirs, fields)
+            return Mismatch(list(words), state, ours, theirs, fields, base)
         return None
 
 
