@@ -139,3 +139,31 @@ def test_code_cache_flush_when_too_much_code_was_discarded(monkeypatch):
     assert en.run(10**6) == exits.SVC
     assert en.state.x(0) == 100
     assert en.cache.flushes >= 4
+
+
+def test_disk_cache_trouble_turns_it_off(tmp_path, capsys):
+    """A database that cannot be used (here: not a database at all) costs the cache, never the
+    run."""
+    from dbt.jit.diskcache import DiskCache
+    (tmp_path / "code.sqlite").write_bytes(b"this is not sqlite" * 100)
+    cache = DiskCache(tmp_path)
+    assert cache.candidates(0x400000, 0) == []
+    cache.put("k", 0x400000, 0, 4, 1, "n", {}, b"obj")
+    cache.flush()
+    assert cache.db is None
+    assert "code cache disabled" in capsys.readouterr().err
+
+
+def test_disk_cache_reuses_compiled_blocks(tmp_path, monkeypatch):
+    """A second engine over the same code loads its blocks from the disk cache instead of
+    compiling them, and runs them to the same result."""
+    from dbt.jit.diskcache import DiskCache
+    monkeypatch.setattr(DiskCache, "_shared", DiskCache(tmp_path))
+    _, first = machine(LOOP)
+    assert first.run(10**6) == exits.SVC
+    DiskCache._shared.flush()
+    _, second = machine(LOOP)
+    assert second.run(10**6) == exits.SVC
+    assert second.state.x(0) == first.state.x(0) == sum(range(1001))
+    assert second.cache.disk_hits == len(second.cache.blocks) > 0
+    assert second.cache.compile_seconds == []

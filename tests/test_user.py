@@ -21,15 +21,11 @@ from pathlib import Path
 
 import pytest
 
-CC = shutil.which("aarch64-linux-gnu-gcc")
-QEMU = shutil.which("qemu-aarch64")
-ROOT = Path(__file__).resolve().parents[1]
-BUSYBOX = ROOT / "tools" / "cache" / "busybox"
+from support import (BUSYBOX, CC, ROOT, dbt_run, needs_busybox, needs_cc, needs_qemu,
+                     no_traceback, one_line_error, pending_instructions, qemu_run, same_as_qemu)
 
-pytestmark = pytest.mark.skipif(
-    CC is None, reason="aarch64-linux-gnu-gcc (the aarch64 cross compiler) is not installed: "
-                       "run tools/setup")
-needs_qemu = pytest.mark.skipif(QEMU is None, reason="qemu-aarch64 (the oracle) is not installed")
+pytestmark = needs_cc
+
 
 # -- programs -------------------------------------------------------------------------------
 MINI_H = r"""
@@ -312,74 +308,9 @@ int main(void) {
 """
 
 
-# -- helpers --------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("user-bin")
-    (out / "mini.h").write_text(MINI_H)
-    built = {}
-
-    def compile_(name: str, source: str, freestanding: bool = False, pie: bool = False) -> Path:
-        if name not in built:
-            src = out / f"{name}.c"
-            src.write_text(source)
-            exe = out / name
-            flags = ["-O2", "-static-pie" if pie else "-static"]
-            if freestanding:
-                flags += ["-nostdlib", "-ffreestanding", "-fno-builtin", "-mgeneral-regs-only",
-                          f"-I{out}"]
-            r = subprocess.run([CC, *flags, "-o", str(exe), str(src)], capture_output=True,
-                               text=True)
-            assert r.returncode == 0, r.stderr
-            built[name] = exe
-        return built[name]
-    return compile_
-
-
-def dbt_run(*args, env=None, stdin=None, timeout=900):
-    return subprocess.run([sys.executable, "-m", "dbt.user.run", *map(str, args)],
-                          capture_output=True, env=env, input=stdin, timeout=timeout)
-
-
-def qemu_run(*args, env=None, stdin=None):
-    r = subprocess.run([QEMU, *map(str, args)], capture_output=True, env=env, input=stdin,
-                       timeout=300)
-    if r.returncode < 0:                      # killed by a signal: the shell's 128 + n
-        r.returncode = 128 - r.returncode
-    return r
-
-
-def no_traceback(r):
-    assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
-
-
-def pending_instructions(r):
-    """A glibc/busybox run that stopped on an instruction the translator lacks is an expected
-    failure (it passes once the instruction is implemented); anything else must match."""
-    no_traceback(r)
-    m = re.search(rb"SIGILL: undefined instruction (0x[0-9a-f]+) at pc (0x[0-9a-f]+)", r.stderr)
-    if r.returncode == 132 and m:
-        pytest.xfail(f"instruction {m.group(1).decode()} (at pc {m.group(2).decode()}) is not "
-                     "translated yet")
-
-
-def same_as_qemu(r, q):
-    no_traceback(r)
-    assert r.stdout == q.stdout
-    assert r.returncode == q.returncode, r.stderr.decode(errors="replace")
-
-
-def one_line_error(r, status):
-    assert r.returncode == status, r.stderr
-    no_traceback(r)
-    lines = r.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dbt-run: "), lines
-    return lines[0]
-
-
 # -- freestanding programs: the plumbing ----------------------------------------------------
 def test_raw_syscalls_write_and_exit(build):
-    exe = build("raw", RAW, freestanding=True)
+    exe = build("raw", RAW, freestanding=True, headers={"mini.h": MINI_H})
     r = dbt_run(exe, "one", "two words")
     no_traceback(r)
     assert r.stdout == b"one\ntwo words\nb\0\xff\nhello raw\n"
@@ -387,7 +318,7 @@ def test_raw_syscalls_write_and_exit(build):
 
 
 def test_single_step_and_stats(build):
-    exe = build("raw", RAW, freestanding=True)
+    exe = build("raw", RAW, freestanding=True, headers={"mini.h": MINI_H})
     r = dbt_run("--single-step", "--stats", exe, "x")
     no_traceback(r)
     assert r.stdout == b"x\nb\0\xff\nhello raw\n" and r.returncode == 42
@@ -398,7 +329,7 @@ def test_single_step_and_stats(build):
 
 
 def test_syscall_probe(build, tmp_path):
-    exe = build("sysprobe", SYSPROBE, freestanding=True)
+    exe = build("sysprobe", SYSPROBE, freestanding=True, headers={"mini.h": MINI_H})
     env = dict(os.environ, DBT_TEST_VAR="value with spaces")
     r = dbt_run(exe, tmp_path / "probe.txt", env=env)
     no_traceback(r)
@@ -417,7 +348,7 @@ def test_syscall_probe(build, tmp_path):
 
 @needs_qemu
 def test_syscall_probe_matches_qemu(build, tmp_path):
-    exe = build("sysprobe", SYSPROBE, freestanding=True)
+    exe = build("sysprobe", SYSPROBE, freestanding=True, headers={"mini.h": MINI_H})
     env = dict(os.environ, DBT_TEST_VAR="x")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -429,7 +360,7 @@ def test_syscall_probe_matches_qemu(build, tmp_path):
 
 def test_undefined_instruction_is_sigill(build):
     from elftools.elf.elffile import ELFFile
-    exe = build("sigill", SIGILL, freestanding=True)
+    exe = build("sigill", SIGILL, freestanding=True, headers={"mini.h": MINI_H})
     r = dbt_run(exe)
     assert r.stdout == b"before\n"
     line = one_line_error(r, 132)
@@ -442,7 +373,7 @@ def test_undefined_instruction_is_sigill(build):
 
 
 def test_unmapped_access_is_sigsegv(build):
-    exe = build("segv", SEGV, freestanding=True)
+    exe = build("segv", SEGV, freestanding=True, headers={"mini.h": MINI_H})
     r = dbt_run(exe)
     assert r.stdout == b"before\n"
     line = one_line_error(r, 139)
@@ -451,17 +382,17 @@ def test_unmapped_access_is_sigsegv(build):
 
 
 def test_brk_is_sigtrap(build):
-    r = dbt_run(build("trap", TRAP, freestanding=True))
+    r = dbt_run(build("trap", TRAP, freestanding=True, headers={"mini.h": MINI_H}))
     assert "SIGTRAP" in one_line_error(r, 133)
 
 
 def test_kill_self_sigabrt(build):
-    r = dbt_run(build("abort", ABORT, freestanding=True))
+    r = dbt_run(build("abort", ABORT, freestanding=True, headers={"mini.h": MINI_H}))
     assert "SIGABRT" in one_line_error(r, 134)
 
 
 def test_counter_register(build):
-    r = dbt_run(build("counter", COUNTER, freestanding=True))
+    r = dbt_run(build("counter", COUNTER, freestanding=True, headers={"mini.h": MINI_H}))
     no_traceback(r)
     assert r.returncode == 0
     assert r.stdout == b"freq=62500000\nmonotonic=1\n"
@@ -570,7 +501,7 @@ BUSYBOX_CASES = [
 
 
 @needs_qemu
-@pytest.mark.skipif(not BUSYBOX.exists(), reason="tools/cache/busybox missing: run tools/setup")
+@needs_busybox
 @pytest.mark.parametrize("argv,stdin", BUSYBOX_CASES, ids=[c[0][0] for c in BUSYBOX_CASES])
 def test_busybox(argv, stdin, tmp_path):
     (tmp_path / "lines").write_text("".join(f"line {i * 37 % 101}\n" for i in range(50)))

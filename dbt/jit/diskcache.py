@@ -54,7 +54,28 @@ class DiskCache:
     COMMIT_EVERY = 256
 
     def __init__(self, directory: pathlib.Path | None = None):
-        directory = directory or default_dir()
+        self.db = None
+        self.pending = []           # rows written in one short transaction by flush()
+        self.stores = 0
+        try:
+            self._open(directory or default_dir())
+        except (OSError, sqlite3.Error) as e:
+            self._give_up(e)
+
+    def _give_up(self, error):
+        """The cache is an optimisation: any trouble with it (a locked or corrupt database,
+        a read-only disk) turns it off for this process, with one line on stderr."""
+        import sys
+        if self.db is not None:
+            print(f"dbt: code cache disabled: {error}", file=sys.stderr)
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        self.db = None
+        self.pending = []
+
+    def _open(self, directory):
         directory.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=30,
                                   check_same_thread=False)
@@ -64,8 +85,6 @@ class DiskCache:
                         "ctx INTEGER, nbytes INTEGER, ninsns INTEGER, name TEXT, slots TEXT, "
                         "obj BLOB)")
         self.db.execute("CREATE INDEX IF NOT EXISTS by_pc ON blocks (pc, ctx)")
-        self.pending = []           # rows written in one short transaction by flush()
-        self.stores = 0
 
     _shared = None
 
@@ -84,13 +103,21 @@ class DiskCache:
 
     def candidates(self, pc: int, ctx: int):
         """[(digest, nbytes, ninsns, name, slots, obj)] stored for this pc and context."""
-        rows = self.db.execute("SELECT digest, nbytes, ninsns, name, slots, obj FROM blocks "
-                               "WHERE pc = ? AND ctx = ?", (_s64(pc), _s64(ctx))).fetchall()
+        if self.db is None:
+            return []
+        try:
+            rows = self.db.execute("SELECT digest, nbytes, ninsns, name, slots, obj FROM blocks "
+                                   "WHERE pc = ? AND ctx = ?", (_s64(pc), _s64(ctx))).fetchall()
+        except sqlite3.Error as e:
+            self._give_up(e)
+            return []
         return [(d, n, k, name, {s: t for s, t in json.loads(slots)}, obj)
                 for d, n, k, name, slots, obj in rows]
 
     def put(self, key: str, pc: int, ctx: int, nbytes: int, ninsns: int, name: str,
             slots: dict, obj: bytes):
+        if self.db is None:
+            return
         self.pending.append((key, _s64(pc), _s64(ctx), nbytes, ninsns, name,
                              json.dumps(list(slots.items())), obj))
         self.stores += 1
@@ -98,15 +125,20 @@ class DiskCache:
             self.flush()
 
     def flush(self):
-        if self.pending:
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                    self.pending)
-            self.pending = []
+        if self.pending and self.db is not None:
+            try:
+                with self.db:
+                    self.db.executemany("INSERT OR REPLACE INTO blocks VALUES "
+                                        "(?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+            except sqlite3.Error as e:
+                self._give_up(e)
+        self.pending = []
 
     def close(self):
         self.flush()
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
 
 
 def _s64(v: int) -> int:

@@ -1,0 +1,64 @@
+"""Shared by the tests that run real aarch64 programs: the cross compiler, the oracle
+(qemu-aarch64), and how results are compared."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CC = shutil.which("aarch64-linux-gnu-gcc")
+QEMU = shutil.which("qemu-aarch64")
+ROOT = Path(__file__).resolve().parents[1]
+BUSYBOX = ROOT / "tools" / "cache" / "busybox"
+
+needs_cc = pytest.mark.skipif(
+    CC is None, reason="aarch64-linux-gnu-gcc (the aarch64 cross compiler) is not installed: "
+                       "run tools/setup")
+needs_qemu = pytest.mark.skipif(QEMU is None, reason="qemu-aarch64 (the oracle) is not installed")
+needs_busybox = pytest.mark.skipif(not BUSYBOX.exists(),
+                                   reason="tools/cache/busybox missing: run tools/setup")
+
+
+def dbt_run(*args, env=None, stdin=None, timeout=900):
+    return subprocess.run([sys.executable, "-m", "dbt.user.run", *map(str, args)],
+                          capture_output=True, env=env, input=stdin, timeout=timeout)
+
+
+def qemu_run(*args, env=None, stdin=None):
+    r = subprocess.run([QEMU, *map(str, args)], capture_output=True, env=env, input=stdin,
+                       timeout=300)
+    if r.returncode < 0:                      # killed by a signal: the shell's 128 + n
+        r.returncode = 128 - r.returncode
+    return r
+
+
+def no_traceback(r):
+    assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
+
+
+def pending_instructions(r):
+    """A glibc/busybox run that stopped on an instruction the translator lacks is an expected
+    failure (it passes once the instruction is implemented); anything else must match."""
+    no_traceback(r)
+    m = re.search(rb"SIGILL: undefined instruction (0x[0-9a-f]+) at pc (0x[0-9a-f]+)", r.stderr)
+    if r.returncode == 132 and m:
+        pytest.xfail(f"instruction {m.group(1).decode()} (at pc {m.group(2).decode()}) is not "
+                     "translated yet")
+
+
+def same_as_qemu(r, q):
+    no_traceback(r)
+    assert r.stdout == q.stdout
+    assert r.returncode == q.returncode, r.stderr.decode(errors="replace")
+
+
+def one_line_error(r, status):
+    assert r.returncode == status, r.stderr
+    no_traceback(r)
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dbt-run: "), lines
+    return lines[0]
