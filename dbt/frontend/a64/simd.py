@@ -34,14 +34,15 @@ without the "2" suffix (Q = 1 selects the upper half for the narrowing/lengtheni
         shll (shift = element size).  NOT and RBIT have their size bits fixed; args give size=0.
   simd_2misc_fp(Q, sz, Rn, Rd; op, scalar)
         fabs fneg fsqrt frecpe frsqrte frecpx fcmgt fcmge fcmeq fcmle fcmlt (against +0.0),
-        fcvtn fcvtxn (narrow: sz is the destination size 16 << sz), fcvtl (lengthen to 32 << sz),
-        urecpe ursqrte (32-bit unsigned, sz = 0)
+        fcvtn fcvtxn (narrow: sz is the destination size 16 << sz), fcvtl (lengthen to 32 << sz)
+  simd_unsigned_estimate(Q, sz, Rn, Rd; op, scalar)    urecpe ursqrte (32-bit unsigned, sz = 0)
   simd_fp_round(Q, sz, Rn, Rd; rounding, exact)        FRINTx, rounding/exact as fp.fp_round
   simd_fp_to_int(Q, sz, Rn, Rd; rounding, unsigned, scalar)   FCVT{N,P,M,Z,A}{S,U}
   simd_int_to_fp(Q, sz, Rn, Rd; unsigned, scalar)            SCVTF UCVTF
   simd_across(Q, size, Rn, Rd; op)            addv saddlv uaddlv smaxv umaxv sminv uminv
   simd_across_fp(Q, sz, Rn, Rd; op)           fmaxv fminv fmaxnmv fminnmv (Q = 1, sz = 0 only)
-  simd_pairwise_scalar(size | sz, Rn, Rd; op) addp (size = 3), faddp fmaxp fminp fmaxnmp fminnmp
+  ADDP_scalar(size, Rn, Rd)                   (size = 3)
+  simd_pairwise_scalar(sz, Rn, Rd; op)        faddp fmaxp fminp fmaxnmp fminnmp
                                               (sz: the two elements of a 64- or 128-bit Vn)
   simd_dup_element(Q, imm5, Rn, Rd; scalar)   DUP (element) and its scalar form MOV (scalar);
                                               element size = lowest set bit of imm5, index above it
@@ -52,9 +53,10 @@ without the "2" suffix (Q = 1 selects the upper half for the narrowing/lengtheni
         sqdmlsl sqdmull (long).  size 1: Vm = Rm (v0-v15), index H:L:M; size 2: Vm = M:Rm, index H:L
   simd_elem_fp(Q, sz, L, M, Rm, H, Rn, Rd; op, scalar)    fmla fmls fmul fmulx;
         Vm = M:Rm, index H:L (sz = 0) or H (sz = 1)
-  simd_modimm(Q, abc, cmode, defgh, Rd; op, opbit)
-        op: movi mvni orr bic fmov; the 64-bit pattern is AdvSIMDExpandImm(opbit, cmode,
+  simd_modimm_int(Q, abc, cmode, defgh, Rd; op, opbit)
+        op: movi mvni orr bic; the 64-bit pattern is AdvSIMDExpandImm(opbit, cmode,
         abc:defgh), inverted for mvni/bic; MOVI with opbit = 1 and Q = 0 writes D (scalar)
+  simd_modimm(Q, abc, cmode, defgh, Rd; op, opbit)      fmov (op), as simd_modimm_int
   simd_shift_imm(Q, immh, immb, Rn, Rd; op, scalar)
         right shifts (shift = 2*esize - immh:immb): sshr ssra srshr srsra ushr usra urshr ursra sri;
         left shifts (shift = immh:immb - esize): shl sqshl sqshlu uqshl sli; esize = 8 << hsb(immh)
@@ -252,6 +254,8 @@ def _fp2_sem(mn):
         return "simd_fp_to_int", dict(rounding=ROUNDING[mn[4]], unsigned=int(mn[5] == "u"))
     if mn.endswith("cvtf"):
         return "simd_int_to_fp", dict(unsigned=int(mn[0] == "u"))
+    if mn in ("urecpe", "ursqrte"):
+        return "simd_unsigned_estimate", dict(op=mn)
     return "simd_2misc_fp", dict(op=mn)
 
 
@@ -297,8 +301,7 @@ for a, opcode, mn in ((0, "01100", "fmaxnmv"), (1, "01100", "fminnmv"), (0, "011
     row(mn.upper(), f"0 Q 1 01110 {a} sz 11000 {opcode} 10 Rn Rd", f"{mn} s{{Rd}}, v{{Rn}}.4s",
         "Q == 1 and sz == 0", sem="simd_across_fp", args=dict(op=mn))
 
-row("ADDP_scalar", "01 0 11110 size 11000 11011 10 Rn Rd", "addp d{Rd}, v{Rn}.2d", "size == 3",
-    sem="simd_pairwise_scalar", args=dict(op="addp"))
+row("ADDP_scalar", "01 0 11110 size 11000 11011 10 Rn Rd", "addp d{Rd}, v{Rn}.2d", "size == 3")
 for a, opcode, mn in ((0, "01100", "fmaxnmp"), (1, "01100", "fminnmp"), (0, "01101", "faddp"),
                       (0, "01111", "fmaxp"), (1, "01111", "fminp")):
     row(f"{mn.upper()}_scalar", f"01 1 11110 {a} sz 11000 {opcode} 10 Rn Rd",
@@ -387,7 +390,7 @@ MODIMM = [  # name, op bit, cmode condition, text
 for name, opbit, when, text in MODIMM:
     op = name.split("_")[0].lower()
     row(name, f"0 Q {opbit} 0111100000 abc:3 cmode:4 0 1 defgh:5 Rd", text, when,
-        sem="simd_modimm", args=dict(op=op, opbit=opbit))
+        sem="simd_modimm" if op == "fmov" else "simd_modimm_int", args=dict(op=op, opbit=opbit))
 
 # --- shift by immediate --------------------------------------------------------------------
 

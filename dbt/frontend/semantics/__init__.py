@@ -19,3 +19,4 @@ def sem(fn=None, *, name=None):
 
 from . import dp_imm, dp_reg, branch_sys, ldst  # noqa: E402,F401
 from . import fp, simd_int, simd_fp, simd_ldst  # noqa: E402,F401
+from . import simd_int_3same, simd_int_3diff, simd_int_2misc, simd_int_shift  # noqa: E402,F401
