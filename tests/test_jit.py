@@ -167,3 +167,34 @@ def test_disk_cache_reuses_compiled_blocks(tmp_path, monkeypatch):
     assert second.state.x(0) == first.state.x(0) == sum(range(1001))
     assert second.cache.disk_hits == len(second.cache.blocks) > 0
     assert second.cache.compile_seconds == []
+
+
+@pytest.mark.parametrize("store", ["str q0, [x3]", "stp x5, x6, [x3]", "st1 {v0.16b}, [x3]"])
+def test_wide_store_over_code_invalidates_all_it_wrote(store):
+    """A 16-byte store over code arrives at the slow path in 8-byte pieces; the whole range
+    must be invalidated (a block that starts in the second half must be retranslated too)."""
+    src = f"""
+        adr x3, target
+        adr x4, new_code
+        ldr q0, [x4]
+        ldp x5, x6, [x4]
+        mov x0, #0
+        bl target + 8          // translate a block starting in the second 8 bytes
+        {store}
+        bl target + 8
+        svc #0
+    target:
+        nop
+        nop
+        add x0, x0, #1         // replaced by: add x0, x0, #100
+        ret
+        .align 4
+    new_code:
+        nop
+        nop
+        add x0, x0, #100
+        ret
+    """
+    space, en = machine(src, writable_code=True)
+    assert en.run(10**5) == exits.SVC
+    assert en.state.x(0) == 101

@@ -33,6 +33,8 @@ RUNTIME_FIELDS = [
     ("LINK_SLOT", 1),         # address of the chain slot a block asks the dispatcher to fill
     ("MEM_CTX", 1),           # address of the memory context the slow paths use
     ("PENDING", 1),           # set by a slow path that needs the block to stop (see exits.py)
+    ("CODE_WRITE_LO", 1),     # [LO, HI): guest range stores wrote over translated code
+    ("CODE_WRITE_HI", 1),
 ] + [(name, TLB_ENTRIES) for name in TLB_WAYS_FIELDS]
 
 

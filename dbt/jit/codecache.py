@@ -66,8 +66,11 @@ class CodeCache:
 
     def _new_engine(self):
         # the engine takes ownership of its target machine: each engine gets its own
-        self.tm = llvm.Target.from_default_triple().create_target_machine(opt=self.codegen_opt,
-                                                                           jit=True)
+        # the host's own CPU and features: vector shuffles become pshufb & co., not byte moves
+        # (the disk cache's fingerprint includes them, so objects never cross CPUs)
+        self.tm = llvm.Target.from_default_triple().create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=self.codegen_opt, jit=True)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
         self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(1))
 

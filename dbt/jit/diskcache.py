@@ -26,7 +26,11 @@ def fingerprint() -> bytes:
     """A hash of every source file of the dbt package."""
     global _fingerprint
     if _fingerprint is None:
+        import llvmlite
+        import llvmlite.binding as llvm
         h = hashlib.sha256()
+        h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()} "
+                 f"{llvm.get_host_cpu_features().flatten()}".encode())
         root = pathlib.Path(__file__).resolve().parent.parent
         for path in sorted(root.rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
@@ -77,7 +81,7 @@ class DiskCache:
 
     def _open(self, directory):
         directory.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=30,
+        self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=1.0,
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")
@@ -130,6 +134,10 @@ class DiskCache:
                 with self.db:
                     self.db.executemany("INSERT OR REPLACE INTO blocks VALUES "
                                         "(?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e):
+                    self._give_up(e)
+                # another process is writing: these entries are simply not kept
             except sqlite3.Error as e:
                 self._give_up(e)
         self.pending = []

@@ -45,6 +45,15 @@ class Engine:
         for block in self.cache.translate_many(pcs, self.ctx):
             self.space.mark_code(block.pc, block.end)
 
+    def _apply_pending_code_write(self):
+        """Stores went over translated code (the block that did it has stopped, even when a
+        later access of the same instruction faulted): drop that code."""
+        envi = self.envi
+        if envi[OFFSET["PENDING"]] & exits.PENDING_CODE_WRITE:
+            envi[OFFSET["PENDING"]] &= ~exits.PENDING_CODE_WRITE
+            lo, hi = int(envi[OFFSET["CODE_WRITE_LO"]]), int(envi[OFFSET["CODE_WRITE_HI"]])
+            self.invalidate(lo, hi - lo)
+
     def _apply_code_writes(self):
         for addr, length in self.space.code_written:
             self.invalidate(addr, length)
@@ -80,9 +89,8 @@ class Engine:
                 if code == exits.MISS:
                     self._translate(int(self.env[OFFSET["PC"]]))
                     continue
+                self._apply_pending_code_write()
                 if code == exits.CODE_WRITE:
-                    envi[OFFSET["PENDING"]] = 0
-                    self.invalidate(int(self.env[OFFSET["EXIT_INFO"]]), 8)
                     continue
                 if code == exits.FAULT:
                     envi[OFFSET["PENDING"]] = 0

@@ -6,7 +6,7 @@ import random
 from ..frontend.encoding import PREDICATES
 
 
-def random_word(row, rng: random.Random, tries: int = 200):
+def random_word(row, rng: random.Random, tries: int = 5000):
     """A random word that decodes to `row`, avoiding CONSTRAINED UNPREDICTABLE field values."""
     from ..frontend.a64 import decoder
     dec = decoder()

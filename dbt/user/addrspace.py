@@ -38,6 +38,8 @@ _MEM_CTX = OFFSET["MEM_CTX"]
 _PENDING = OFFSET["PENDING"]
 _EXIT_INFO = OFFSET["EXIT_INFO"]
 _EXIT_INFO2 = OFFSET["EXIT_INFO2"]
+_CW_LO = OFFSET["CODE_WRITE_LO"]
+_CW_HI = OFFSET["CODE_WRITE_HI"]
 
 
 @njit(cache=True, inline="always")
@@ -67,6 +69,18 @@ def _fault(env, va, kind):
     env[_PENDING] |= exits.PENDING_FAULT
     env[_EXIT_INFO] = va
     env[_EXIT_INFO2] = kind
+
+
+@njit(cache=True, inline="always")
+def _note_code_write(env, va, nbytes):
+    """Widen the pending code-write range (a wide store arrives in 8-byte pieces)."""
+    if env[_PENDING] & exits.PENDING_CODE_WRITE:
+        env[_CW_LO] = min(env[_CW_LO], va)
+        env[_CW_HI] = max(env[_CW_HI], va + nbytes)
+    else:
+        env[_CW_LO] = va
+        env[_CW_HI] = va + nbytes
+        env[_PENDING] |= exits.PENDING_CODE_WRITE
 
 
 @njit(cache=True)
@@ -121,7 +135,7 @@ def slow_store(envp, va, nbytes, value):
             _fill_tlb(env, mc, a, ent)
         carray(u8_ptr(_host(mc, ent, a)), (1,))[0] = np.uint8((value >> (8 * i)) & 0xFF)
     if code:
-        env[_EXIT_INFO] = va
+        _note_code_write(env, va, nbytes)
     return code
 
 
