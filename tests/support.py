@@ -52,7 +52,13 @@ def pending_instructions(r):
 
 def same_as_qemu(r, q):
     no_traceback(r)
-    assert r.stdout == q.stdout
+    if r.stdout != q.stdout:
+        import difflib
+        diff = difflib.unified_diff(q.stdout.decode(errors="replace").splitlines(),
+                                    r.stdout.decode(errors="replace").splitlines(),
+                                    "qemu-aarch64", "dbt-run", lineterm="", n=1)
+        raise AssertionError("stdout differs:\n" + "\n".join(list(diff)[:40]) +
+                             "\n" + r.stderr.decode(errors="replace"))
     assert r.returncode == q.returncode, r.stderr.decode(errors="replace")
 
 

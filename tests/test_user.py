@@ -80,7 +80,9 @@ struct kstat { unsigned long dev, ino; unsigned mode, nlink, uid, gid; unsigned 
 int main(int argc, char **argv, char **envp) {
     kv("argc", argc);
     for (char **e = envp; *e; e++)
-        if ((*e)[0] == 'D' && (*e)[1] == 'B' && (*e)[2] == 'T' && (*e)[3] == '_') {
+        /* only DBT_TEST_*: qemu-user passes the environment in reverse order */
+        if ((*e)[0] == 'D' && (*e)[1] == 'B' && (*e)[2] == 'T' && (*e)[3] == '_' &&
+            (*e)[4] == 'T' && (*e)[5] == 'E' && (*e)[6] == 'S' && (*e)[7] == 'T') {
             puts_("env: "); puts_(*e); puts_("\n"); }
     char **e = envp; while (*e) e++;
     for (unsigned long *av = (unsigned long *)(e + 1); av[0]; av += 2) {
