@@ -2,7 +2,6 @@
 (qemu-aarch64), and how results are compared."""
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -38,16 +37,6 @@ def qemu_run(*args, env=None, stdin=None):
 
 def no_traceback(r):
     assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
-
-
-def pending_instructions(r):
-    """A glibc/busybox run that stopped on an instruction the translator lacks is an expected
-    failure (it passes once the instruction is implemented); anything else must match."""
-    no_traceback(r)
-    m = re.search(rb"SIGILL: undefined instruction (0x[0-9a-f]+) at pc (0x[0-9a-f]+)", r.stderr)
-    if r.returncode == 132 and m:
-        pytest.xfail(f"instruction {m.group(1).decode()} (at pc {m.group(2).decode()}) is not "
-                     "translated yet")
 
 
 def same_as_qemu(r, q):
