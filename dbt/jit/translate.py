@@ -60,6 +60,8 @@ class BlockBuilder:
         self.slots: dict[str, int] = {}
         self.pend = self.e.local(I1, "false")
         self.pc = 0
+        self.start_pc = None
+        self.single_step = False
         self.word = 0
         self.index = 0
         self.has_store = False
@@ -209,7 +211,18 @@ class BlockBuilder:
         self.e.br(label)
 
     def goto(self, target: int):
-        """Direct branch to a constant address: a chainable exit."""
+        """Direct branch to a constant address: a chainable exit, or, for a branch back to
+        the block's own start, a loop inside the block (guest registers stay in host
+        registers across iterations; the budget is still charged and checked each time)."""
+        if target == self.start_pc and not self.single_step:
+            e = self.e
+            again, leave = e.label("again"), e.label("leave")
+            budget = e.env_load(OFFSET["BUDGET"])
+            e.cbr(e.icmp("sgt", budget, e.c(I64, 0)), again, leave)
+            e.start(again)
+            e.env_store(OFFSET["BUDGET"], e.sub(budget, e.c(I64, self.index + 1)))
+            e.br("I0")
+            e.start(leave)
         slot = f"slot_{self.e.name}_{len(self.slots)}"
         self.slots[slot] = target & 0xFFFFFFFFFFFFFFFF
         self.e.br(self.exit_label(exits.LINK, target, self.index + 1, slot=slot))
@@ -317,6 +330,7 @@ class Translator:
         self.count += 1
         name = NAME
         t = BlockBuilder(name, self.mem)
+        t.start_pc, t.single_step = pc, single_step
         e = t.e
         e.start("I0")
         start = pc
