@@ -272,3 +272,37 @@ def test_unicorn_agrees(unicorn, case):
     else:
         got = after.nzcv >> 28
     assert (hex(got), hex(after.fpsr & 0x9F)) == (hex(case.expect), hex(case.flags))
+
+
+FP_SIMD_SEMS = {"simd_3same_fp", "simd_2misc_fp", "simd_fp_round", "simd_fp_to_int",
+                "simd_int_to_fp", "simd_cvt_fixed", "simd_across_fp", "simd_pairwise_scalar",
+                "simd_elem_fp", "simd_modimm"}
+
+
+def test_fp_rows_from_fp_biased_states():
+    """Every FP row (scalar group and the AdvSIMD FP families), two encodings each, from four
+    FP-biased states each: denormals, NaNs, infinities, near-overflow and near-underflow lanes,
+    any FPCR.  tools/fuzz-fp runs the same for longer."""
+    pytest.importorskip("unicorn")
+    import random
+
+    from dbt.frontend.a64 import TABLE
+    from dbt.frontend.semantics import HANDLERS
+    from dbt.testing.fpstate import fp_state
+    from dbt.testing.gen import random_word
+    from dbt.testing.oracle import CASE_STRIDE, CODE, Differ, comparable_rows
+
+    rows = [r for r in comparable_rows(TABLE, HANDLERS) if r.group == "fp" or r.sem in FP_SIMD_SEMS]
+    assert len(rows) > 150
+    rng = random.Random("fp-biased")
+    d = Differ()
+    words = [(r, random_word(r, rng)) for r in rows for _ in range(2)]
+    failures = []
+    for first in range(0, len(words), 64):
+        batch = [([w], fp_state(rng), [r.name]) for r, w in words[first:first + 64]]
+        results = d.check_many(batch)
+        for k, (case, m) in enumerate(zip(batch, results)):
+            ms = [m] + [d.check(case[0], fp_state(rng), case[2], base=CODE + k * CASE_STRIDE,
+                                written=True) for _ in range(3)]
+            failures += [f"--- {case[2][0]}\n{x.report()}" for x in ms if x]
+    assert not failures, "\n".join(failures[:3]) + f"\n({len(failures)} cases differ)"

@@ -131,12 +131,16 @@ class CodeCache:
     def _from_disk(self, pc, ctx):
         if self.disk is None:
             return None
-        for key, nbytes, ninsns, name, slots, obj in self.disk.candidates(pc, ctx):
-            if name in self.loaded_names:
+        for key, nbytes in self.disk.candidates(pc, ctx):
+            if f"c{key}" in self.loaded_names:
                 continue
             words = self._words(pc, nbytes)
             if words is None or diskcache.digest(pc, ctx, words) != key:
                 continue
+            found = self.disk.entry(key)
+            if found is None:
+                continue
+            ninsns, name, slots, obj = found
             self.disk_hits += 1
             self._link(obj)
             return self._make_block(pc, ctx, pc + nbytes, ninsns, name, slots)

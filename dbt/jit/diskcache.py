@@ -56,6 +56,7 @@ def default_dir() -> pathlib.Path:
 
 class DiskCache:
     COMMIT_EVERY = 256
+    MAX_BYTES = 256 << 20       # past this, entries of older translator versions are dropped
 
     def __init__(self, directory: pathlib.Path | None = None):
         self.db = None
@@ -85,10 +86,18 @@ class DiskCache:
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("CREATE TABLE IF NOT EXISTS blocks (digest TEXT PRIMARY KEY, pc INTEGER, "
-                        "ctx INTEGER, nbytes INTEGER, ninsns INTEGER, name TEXT, slots TEXT, "
-                        "obj BLOB)")
-        self.db.execute("CREATE INDEX IF NOT EXISTS by_pc ON blocks (pc, ctx)")
+        self.version = fingerprint().hex()[:16]
+        self.db.execute("CREATE TABLE IF NOT EXISTS code (digest TEXT PRIMARY KEY, version TEXT, "
+                        "pc INTEGER, ctx INTEGER, nbytes INTEGER, ninsns INTEGER, name TEXT, "
+                        "slots TEXT, obj BLOB)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS by_pc ON code (version, pc, ctx)")
+        self.db.execute("DROP TABLE IF EXISTS blocks")        # the layout before versions
+        db_file = directory / "code.sqlite"
+        if db_file.stat().st_size > self.MAX_BYTES:
+            # entries of other translator versions can never be used again
+            with self.db:
+                self.db.execute("DELETE FROM code WHERE version != ?", (self.version,))
+            self.db.execute("VACUUM")
 
     _shared = None
 
@@ -106,23 +115,37 @@ class DiskCache:
         return os.environ.get("DBT_CODE_CACHE", "1") != "0"
 
     def candidates(self, pc: int, ctx: int):
-        """[(digest, nbytes, ninsns, name, slots, obj)] stored for this pc and context."""
+        """[(digest, nbytes)] stored by this translator version for this pc and context."""
         if self.db is None:
             return []
         try:
-            rows = self.db.execute("SELECT digest, nbytes, ninsns, name, slots, obj FROM blocks "
-                                   "WHERE pc = ? AND ctx = ?", (_s64(pc), _s64(ctx))).fetchall()
+            return self.db.execute("SELECT digest, nbytes FROM code WHERE version = ? AND "
+                                   "pc = ? AND ctx = ?",
+                                   (self.version, _s64(pc), _s64(ctx))).fetchall()
         except sqlite3.Error as e:
             self._give_up(e)
             return []
-        return [(d, n, k, name, {s: t for s, t in json.loads(slots)}, obj)
-                for d, n, k, name, slots, obj in rows]
+
+    def entry(self, key: str):
+        """(ninsns, name, slots, obj) of one entry, or None."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT ninsns, name, slots, obj FROM code WHERE digest = ?",
+                                  (key,)).fetchone()
+        except sqlite3.Error as e:
+            self._give_up(e)
+            return None
+        if row is None:
+            return None
+        ninsns, name, slots, obj = row
+        return ninsns, name, {s: t for s, t in json.loads(slots)}, obj
 
     def put(self, key: str, pc: int, ctx: int, nbytes: int, ninsns: int, name: str,
             slots: dict, obj: bytes):
         if self.db is None:
             return
-        self.pending.append((key, _s64(pc), _s64(ctx), nbytes, ninsns, name,
+        self.pending.append((key, self.version, _s64(pc), _s64(ctx), nbytes, ninsns, name,
                              json.dumps(list(slots.items())), obj))
         self.stores += 1
         if len(self.pending) >= self.COMMIT_EVERY:
@@ -132,8 +155,8 @@ class DiskCache:
         if self.pending and self.db is not None:
             try:
                 with self.db:
-                    self.db.executemany("INSERT OR REPLACE INTO blocks VALUES "
-                                        "(?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+                    self.db.executemany("INSERT OR REPLACE INTO code VALUES "
+                                        "(?, ?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e):
                     self._give_up(e)

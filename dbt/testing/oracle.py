@@ -146,7 +146,8 @@ class DbtSide:
         self.space = AddressSpace(ram_bytes=DATA_SIZE + (1 << 20), l2_tables=2)
         self.space.map(CODE, CODE_SIZE, PROT_READ | PROT_EXEC)
         self.space.map(DATA, DATA_SIZE, PROT_READ | PROT_WRITE)
-        self.engine = Engine(self.space)
+        # random code is never worth keeping in the on-disk code cache
+        self.engine = Engine(self.space, disk_cache=False)
         ent = self.space.entry(DATA)
         first = ((ent >> 12) - 1) * 4096
         self.data_view = self.space.ram[first:first + DATA_SIZE]   # frames are contiguous
