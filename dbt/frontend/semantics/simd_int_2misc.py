@@ -1,5 +1,6 @@
 """AdvSIMD two-register miscellaneous (integer), across lanes, scalar pairwise ADDP, and the
 unsigned reciprocal (square root) estimates URECPE/URSQRTE."""
+from ...cpu.fpu import RECIP_SQRT_ESTIMATE
 from ...jit.emitter import I1, I32
 from . import sem
 from .simd_int import (const, intr, lane_bits, lane_mask, lanes, narrow, saturate, set_qc,
@@ -109,20 +110,8 @@ def ADDP_scalar(t, size, Rn, Rd):
 
 # -- URECPE, URSQRTE ----------------------------------------------------------------------------
 
-def recip_sqrt_estimate(a):
-    """RecipSqrtEstimate() of the manual (ARMv8.0): a in 128..511 -> 256..511."""
-    if a < 256:
-        a = a * 2 + 1
-    else:
-        a = (a >> 1) << 1
-        a = (a + 1) * 2
-    b = 512
-    while a * (b + 1) * (b + 1) < (1 << 28):
-        b += 1
-    return (b + 1) // 2
-
-
-URSQRTE_TABLE = [recip_sqrt_estimate(a) << 23 if a >= 128 else -1 for a in range(512)]
+# RecipSqrtEstimate() of the manual, shared with FRSQRTE (dbt/cpu/fpu.py)
+URSQRTE_TABLE = [int(RECIP_SQRT_ESTIMATE[a]) << 23 if a >= 128 else -1 for a in range(512)]
 
 
 @sem
