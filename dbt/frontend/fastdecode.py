@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bits import decode_bit_masks  # noqa: F401  (reached from generated conditions)
 from .encoding import BUCKET_BITS
 
 

@@ -27,24 +27,16 @@ def lookup(keys_pc, keys_ctx, fns, pc, ctx):
 @njit(cache=True)
 def run(env, env_addr, keys_pc, keys_ctx, fns, ctx):
     """env is the vCPU array viewed as int64; keys and fns are the code-cache hash arrays."""
+    code = exits.LOOKUP
     while True:
         if env[_BUDGET] <= 0:
             return exits.BUDGET
-        pc = env[_PC]
-        f = lookup(keys_pc, keys_ctx, fns, pc, ctx)
+        f = lookup(keys_pc, keys_ctx, fns, env[_PC], ctx)
         if f == 0:
             return exits.MISS
-        code = call_block(f, env_addr)
-        while code == exits.LINK:
-            # the block stopped at a direct branch whose chain slot is empty: fill it if the
-            # successor exists, then run the successor
-            if env[_BUDGET] <= 0:
-                return exits.BUDGET
-            pc = env[_PC]
-            f = lookup(keys_pc, keys_ctx, fns, pc, ctx)
-            if f == 0:
-                return exits.MISS
+        if code == exits.LINK:
+            # the last block stopped at a direct branch whose chain slot was empty: fill it
             store_u64(env[_LINK_SLOT], f)
-            code = call_block(f, env_addr)
-        if code != exits.LOOKUP:
+        code = call_block(f, env_addr)
+        if code != exits.LOOKUP and code != exits.LINK:
             return code

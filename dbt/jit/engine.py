@@ -13,7 +13,6 @@ from . import exits
 from .codecache import PAGE, CodeCache
 from .diskcache import DiskCache
 from .dispatch import run as dispatch_run
-from .native import call_block  # noqa: F401  (compiled with the dispatcher)
 from .translate import Translator
 
 

@@ -2,7 +2,7 @@
 from ..bits import sign_extend
 from ...cpu.state import OFFSET
 from ...jit import exits
-from ...jit.emitter import I1, I32, I64, I128, INT_OF_BYTES
+from ...jit.emitter import I32, I64, I128, INT_OF_BYTES
 from . import sem
 from .common import extend_reg
 
