@@ -1,7 +1,173 @@
-"""`dbt-vm`: the system emulator's command line."""
+"""`dbt-vm`: the system emulator's command line.
+
+    dbt-vm boot [--kernel PATH] [--initrd PATH] [--append STR] [--dtb PATH] [--smp N]
+                [--maxcpus M] [--memory SIZE] [--icount] [--serial stdio|file:PATH]
+                [-d in_asm,exec,int,mmu,unimp] [-D LOGFILE]
+
+Bad input (a missing kernel, an unknown option, --smp above --maxcpus, a size that does not
+parse) gets one line on stderr and exit code 2; an emulator error exits 1 with a message; a
+guest that powers off with PSCI SYSTEM_OFF exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
 import sys
 
+PROG = "dbt-vm"
+LOG_ITEMS = ("in_asm", "exec", "int", "mmu", "unimp")
 
-def main(argv=None):
-    print("dbt-vm: the virt board is not built yet (see issue 3)", file=sys.stderr)
-    return 2
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parse_size(text: str) -> int:
+    """QEMU's size syntax: a number with an optional K/M/G/T suffix (default MiB)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if not m:
+        raise UsageError(f"--memory: cannot parse size '{text}' (examples: 512M, 2G)")
+    scale = {"": 1 << 20, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    value = int(float(m.group(1)) * scale)
+    if value <= 0:
+        raise UsageError(f"--memory: size must be positive, not '{text}'")
+    return value
+
+
+def parse_smp(text: str):
+    """`N` or QEMU's `cpus=N,maxcpus=M` (either part may be missing)."""
+    if re.fullmatch(r"\d+", text.strip()):
+        return int(text), None
+    cpus = maxcpus = None
+    for part in text.split(","):
+        key, _, val = part.partition("=")
+        if not val.strip().isdigit():
+            if key.strip().isdigit() and not val:
+                cpus = int(key)
+                continue
+            raise UsageError(f"--smp: cannot parse '{text}' (examples: 4, cpus=4,maxcpus=8)")
+        if key.strip() == "cpus":
+            cpus = int(val)
+        elif key.strip() == "maxcpus":
+            maxcpus = int(val)
+        elif key.strip() in ("sockets", "clusters", "cores", "threads"):
+            continue
+        else:
+            raise UsageError(f"--smp: unknown property '{key}'")
+    return cpus, maxcpus
+
+
+def _boot_parser(sub):
+    p = sub.add_parser("boot", help="boot a guest on the virt board")
+    p.add_argument("--kernel", help="ELF, arm64 Image or raw binary to boot")
+    p.add_argument("--initrd")
+    p.add_argument("--append", default="", help="kernel command line")
+    p.add_argument("--dtb", help="use this device tree instead of the generated one")
+    p.add_argument("--smp", default="1", help="vCPUs present at boot (or cpus=N,maxcpus=M)")
+    p.add_argument("--maxcpus", type=int, help="possible vCPUs (default: --smp)")
+    p.add_argument("--memory", "-m", default="512M", help="RAM size (default 512M)")
+    p.add_argument("--icount", action="store_true",
+                   help="guest time follows instructions executed: repeatable runs")
+    p.add_argument("--serial", default="stdio", help="stdio, file:PATH or null")
+    p.add_argument("-d", dest="log_items", default="",
+                   help=f"log categories, comma-separated: {','.join(LOG_ITEMS)}")
+    p.add_argument("-D", dest="logfile", help="write the -d log here (default stderr)")
+    p.add_argument("--no-disk-cache", action="store_true",
+                   help="do not read or write the on-disk translated-code cache")
+    return p
+
+
+def _read(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} '{path}': {exc.strerror}") from None
+
+
+def boot(args) -> int:
+    cpus, maxcpus = parse_smp(args.smp)
+    cpus = cpus or 1
+    maxcpus = args.maxcpus or maxcpus or cpus
+    if cpus > maxcpus:
+        raise UsageError(f"--smp {cpus} is above --maxcpus {maxcpus}")
+    memory = parse_size(args.memory)
+    items = [i for i in args.log_items.split(",") if i]
+    bad = [i for i in items if i not in LOG_ITEMS]
+    if bad:
+        raise UsageError(f"-d: unknown log item '{bad[0]}' (known: {', '.join(LOG_ITEMS)})")
+    if args.kernel is None:
+        from .machine.guest import fetch_default_guest
+        kernel_path, initrd_path = fetch_default_guest(progress=True)
+        args.initrd = args.initrd or initrd_path
+        args.append = args.append or "console=ttyAMA0"
+    else:
+        kernel_path = args.kernel
+    kernel = _read(kernel_path, "kernel")
+    initrd = _read(args.initrd, "initrd") if args.initrd else None
+    dtb = _read(args.dtb, "device tree") if args.dtb else None
+    if not args.serial.startswith(("stdio", "file:", "null")) or args.serial == "file:":
+        raise UsageError(f"--serial: expected stdio, file:PATH or null, not '{args.serial}'")
+
+    logfile = open(args.logfile, "w") if args.logfile else sys.stderr
+
+    def log(category, text):
+        if category in items:
+            logfile.write(f"{text}\n")
+
+    from .machine.boot import BootError, boot as load
+    from .machine.virt import Machine, MachineConfig
+    config = MachineConfig(memory=memory, smp=cpus, maxcpus=maxcpus, icount=args.icount,
+                           serial=args.serial, disk_cache=not args.no_disk_cache)
+    try:
+        config.check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    machine = Machine(config, log=log if items else None)
+    if "unimp" in items:
+        machine.phys.unassigned_log = lambda text: log("unimp", text)
+    try:
+        load(machine, kernel, initrd, args.append, dtb)
+    except BootError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        why = machine.run()
+    finally:
+        machine.serial.close()
+    if why == "poweroff":
+        return 0
+    print(f"{PROG}: guest stopped ({why})", file=sys.stderr)
+    return 1
+
+
+def main(argv=None) -> int:
+    ap = _Parser(prog=PROG, description="An AArch64 virt-board emulator.")
+    sub = ap.add_subparsers(dest="command", parser_class=_Parser)
+    _boot_parser(sub)
+    try:
+        args = ap.parse_args(argv)
+        if args.command is None:
+            raise UsageError("a command is required (boot)")
+        if args.command == "boot":
+            return boot(args)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:        # noqa: BLE001 -- an emulator error: one line, no traceback
+        if os.environ.get("DBT_TRACEBACK"):
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

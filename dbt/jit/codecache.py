@@ -17,7 +17,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from . import diskcache
-from .translate import NAME
+from .translate import NAME, block_phys
 
 PAGE = 4096
 
@@ -38,6 +38,16 @@ class Block:
     fn: int
     name: str
     own_slots: list = field(default_factory=list)     # (address, target pc) of its exits
+
+    @property
+    def phys(self) -> int:
+        """Where its code lies in guest-physical memory (user mode: the PC)."""
+        return block_phys(self.pc, self.ctx)
+
+    @property
+    def pages(self):
+        start = self.phys
+        return range(start // PAGE, (start + self.end - self.pc - 1) // PAGE + 1)
 
 
 class CodeCache:
@@ -115,13 +125,14 @@ class CodeCache:
         if not single_step:
             self.blocks[(pc, ctx)] = block
             self._insert(block)
-            for page in range(pc // PAGE, (block.end - 1) // PAGE + 1):
+            for page in block.pages:
                 self.by_page[page].add((pc, ctx))
         return block
 
-    def _words(self, pc: int, nbytes: int):
+    def _words(self, pc: int, ctx: int, nbytes: int):
         out = bytearray()
-        for a in range(pc, pc + nbytes, 4):
+        start = block_phys(pc, ctx)
+        for a in range(start, start + nbytes, 4):
             w = self.translator.fetch(a)
             if w is None:
                 return None
@@ -134,7 +145,7 @@ class CodeCache:
         for key, nbytes in self.disk.candidates(pc, ctx):
             if f"c{key}" in self.loaded_names:
                 continue
-            words = self._words(pc, nbytes)
+            words = self._words(pc, ctx, nbytes)
             if words is None or diskcache.digest(pc, ctx, words) != key:
                 continue
             found = self.disk.entry(key)
@@ -151,7 +162,7 @@ class CodeCache:
         nbytes = info.end - pc
         key = None
         if self.disk is not None and info.cacheable:
-            words = self._words(pc, nbytes)
+            words = self._words(pc, ctx, nbytes)
             if words is not None:
                 key = diskcache.digest(pc, ctx, words)
         name = f"c{key}" if key else None
@@ -193,7 +204,7 @@ class CodeCache:
                                      self._named_slots(info, name))
             self.blocks[(info.pc, ctx)] = block
             self._insert(block)
-            for page in range(info.pc // PAGE, (block.end - 1) // PAGE + 1):
+            for page in block.pages:
                 self.by_page[page].add((info.pc, ctx))
             blocks.append(block)
         per_block = (time.perf_counter() - t0) / len(infos)
@@ -251,19 +262,20 @@ class CodeCache:
         self._unlink_into(key)
         for addr, target in block.own_slots:
             self.slots_into[(target, block.ctx)].discard(addr)
-        for page in range(block.pc // PAGE, (block.end - 1) // PAGE + 1):
+        for page in block.pages:
             self.by_page[page].discard(key)
         # object code cannot be unloaded from an MCJIT engine: it is released when the
         # engine is recycled (flush)
         self.dead_modules += 1
 
     def invalidate_range(self, start: int, length: int) -> int:
-        """Drop every block with code in [start, start+length); returns how many."""
+        """Drop every block with code in [start, start+length) (guest-physical addresses in
+        system mode); returns how many."""
         keys = set()
         for page in range(start // PAGE, (start + length - 1) // PAGE + 1):
             for key in list(self.by_page.get(page, ())):
                 b = self.blocks[key]
-                if b.pc < start + length and b.end > start:
+                if b.phys < start + length and b.phys + (b.end - b.pc) > start:
                     keys.add(key)
         for key in keys:
             self._drop(key)

@@ -301,8 +301,11 @@ class Emitter:
         self.emit(f"store {v.ty} {v.ref}, {v.ty}* {name}")
 
     # -- memory through the soft TLB ------------------------------------------------------
-    def tlb_lookup(self, va: Value, nbytes: int, way: str) -> tuple[Value, Value]:
-        """(hit, host address) for an access of nbytes at va."""
+    def tlb_lookup(self, va: Value, nbytes: int, way: str, aligned: bool = False
+                   ) -> tuple[Value, Value]:
+        """(hit, host address) for an access of nbytes at va through the TLB way named
+        "TLB<m>_<kind>"; with `aligned`, an unaligned access misses (the slow path decides
+        whether it faults)."""
         page = self.and_(va, self.c(I64, -4096))
         idx = self.and_(self.lshr(va, self.c(I64, 12)), self.c(I64, TLB_ENTRIES - 1))
         tagp = self.tmp()
@@ -311,11 +314,15 @@ class Emitter:
         self.emit(f"{tagp2} = getelementptr i64, i64* {tagp}, i64 {OFFSET[way]}")
         tag = self._op(f"load i64, i64* {tagp2}, align 8", I64)
         hit = self.icmp("eq", tag, page)
-        if nbytes > 1:
+        if nbytes > 1 and aligned:
+            hit = self.and_(hit, self.icmp("eq", self.and_(va, self.c(I64, nbytes - 1)),
+                                           self.c(I64, 0)))
+        elif nbytes > 1:
             inpage = self.icmp("ule", self.and_(va, self.c(I64, 4095)), self.c(I64, 4096 - nbytes))
             hit = self.and_(hit, inpage)
         addp = self.tmp()
-        self.emit(f"{addp} = getelementptr i64, i64* {tagp}, i64 {OFFSET['TLB_ADDEND']}")
+        addend = way.rsplit("_", 1)[0] + "_ADDEND"
+        self.emit(f"{addp} = getelementptr i64, i64* {tagp}, i64 {OFFSET[addend]}")
         addend = self._op(f"load i64, i64* {addp}, align 8", I64)
         return hit, self.add(addend, va)
 

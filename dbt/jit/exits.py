@@ -15,6 +15,12 @@ HLT = 8           # HLT #imm at env[PC]
 CODE_WRITE = 9    # a store hit a page holding translated code; env[PC] is the next instruction
 SYSTEM = 10       # an instruction that needs Python (system register, WFI...); see EXIT_INFO
 STEP = 11         # single step: one instruction done
+# system mode
+EXCEPTION = 12    # synchronous exception at env[PC]; EXIT_INFO = ESR (the dispatcher takes it)
+HVC = 13          # HVC #imm at EL1: env[PC] is the next instruction, EXIT_INFO = imm
+SMC = 14          # SMC #imm at EL1, likewise
+ERET = 15         # ERET at EL1 (the dispatcher performs it)
+IRQ_CHECK = 16    # an interrupt may have been unmasked; env[PC] is the next instruction
 
 NAMES = {v: k for k, v in dict(globals()).items() if k.isupper() and isinstance(v, int)}
 

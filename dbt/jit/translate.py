@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..cpu.exceptions import CTX_ALIGN, CTX_EL, CTX_MMU_OFF, CTX_SYSTEM
 from ..cpu.state import GPR, OFFSET, VREG
 from ..frontend.semantics import HANDLERS
 from . import exits
@@ -53,8 +54,17 @@ class BlockBuilder:
     """What a semantics handler sees: the guest view (registers, flags, memory, exits) over
     the emitter."""
 
-    def __init__(self, name: str, mem: MemoryModel):
+    def __init__(self, name: str, mem: MemoryModel, ctx: int = 0):
         self.e = Emitter(name)
+        # system mode (ctx != 0): the exception level and MMU state the block runs under
+        self.ctx = ctx
+        self.system = bool(ctx & CTX_SYSTEM)
+        self.el = ctx & CTX_EL
+        self.mmu = self.el              # the TLB (MMU index) accesses use; LDTR/STTR use 0
+        self.mmu_off = bool(ctx & CTX_MMU_OFF)
+        # accesses that must be aligned: Device memory (MMU off) or SCTLR_EL1.A
+        self.aligned = bool(ctx & (CTX_MMU_OFF | CTX_ALIGN))
+        self.align_check = bool(ctx & CTX_ALIGN)
         self.mem = mem
         self.exits: list[ExitSite] = []
         self.slots: dict[str, int] = {}
@@ -142,6 +152,17 @@ class BlockBuilder:
         return r
 
     # -- memory ---------------------------------------------------------------------------
+    def tlb_lookup(self, va: Value, nbytes: int, kind: str):
+        """(hit, host address) in this block's TLB (its MMU index); with the MMU off every
+        access is to Device memory, so only aligned ones may take the fast path."""
+        return self.e.tlb_lookup(va, nbytes, f"TLB{self.mmu}_{kind}", aligned=self.aligned)
+
+    def _size_arg(self, nbytes):
+        """The slow paths' size argument: in system mode it also names the MMU index."""
+        if not self.system:
+            return self.e.c(I64, nbytes)
+        return self.e.c(I64, nbytes | (self.mmu << MMU_SHIFT) | (ALIGN_FLAG if self.align_check else 0))
+
     def load(self, va: Value, nbytes: int) -> Value:
         """Load nbytes (1..16) at va, little-endian, as an integer of that size."""
         e = self.e
@@ -150,7 +171,7 @@ class BlockBuilder:
             hi = self.load(e.add(va, e.c(I64, 8)), 8)
             return e.or_(e.zext(lo, I128), e.shl(e.zext(hi, I128), e.c(I128, 64)))
         ty = INT_OF_BYTES[nbytes]
-        hit, host = e.tlb_lookup(va, nbytes, "TLB_READ")
+        hit, host = self.tlb_lookup(va, nbytes, "READ")
         fast, slow, ok, join = e.label("ldf"), e.label("lds"), e.label("ldo"), e.label("ldj")
         e.cbr(hit, fast, slow)
         e.start(fast)
@@ -159,7 +180,7 @@ class BlockBuilder:
         v1 = e._op(f"load {ty}, {ty}* {p}, align 1", ty)
         e.br(join)
         e.start(slow)
-        r = e.call_native(self.mem.load_fn, I64, Value("%env", "i64*"), va, e.c(I64, nbytes))
+        r = e.call_native(self.mem.load_fn, I64, Value("%env", "i64*"), va, self._size_arg(nbytes))
         pending = e.and_(e.env_load(OFFSET["PENDING"]), e.c(I64, exits.PENDING_FAULT))
         bad = e.icmp("ne", pending, e.c(I64, 0))
         e.cbr(bad, self.exit_label(exits.FAULT, self.pc, self.index), ok)
@@ -178,7 +199,7 @@ class BlockBuilder:
             return
         ty = INT_OF_BYTES[nbytes]
         v = e.resize(v, ty)
-        hit, host = e.tlb_lookup(va, nbytes, "TLB_WRITE")
+        hit, host = self.tlb_lookup(va, nbytes, "WRITE")
         fast, slow, ok, join = e.label("stf"), e.label("sts"), e.label("sto"), e.label("stj")
         e.cbr(hit, fast, slow)
         e.start(fast)
@@ -187,7 +208,7 @@ class BlockBuilder:
         e.emit(f"store {ty} {v.ref}, {ty}* {p}, align 1")
         e.br(join)
         e.start(slow)
-        st = e.call_native(self.mem.store_fn, I64, Value("%env", "i64*"), va, e.c(I64, nbytes),
+        st = e.call_native(self.mem.store_fn, I64, Value("%env", "i64*"), va, self._size_arg(nbytes),
                            e.zext(v, I64))
         e.cbr(e.icmp("eq", st, e.c(I64, 1)), self.exit_label(exits.FAULT, self.pc, self.index), ok)
         e.start(ok)
@@ -223,6 +244,10 @@ class BlockBuilder:
             e.env_store(OFFSET["BUDGET"], e.sub(budget, e.c(I64, self.index + 1)))
             e.br("I0")
             e.start(leave)
+        if self.system and (target ^ self.start_pc) >> 12:
+            # another page may map elsewhere by the time this runs: look it up each time
+            self.e.br(self.exit_label(exits.LOOKUP, target & 0xFFFFFFFFFFFFFFFF, self.index + 1))
+            return
         slot = f"slot_{self.e.name}_{len(self.slots)}"
         self.slots[slot] = target & 0xFFFFFFFFFFFFFFFF
         self.e.br(self.exit_label(exits.LINK, target, self.index + 1, slot=slot))
@@ -311,6 +336,19 @@ class BlockBuilder:
         return e.emit_module("I0", prologue, lines)
 
 
+PHYS_MASK = ~0xFFF
+# the system slow paths' size argument: nbytes | MMU index << MMU_SHIFT | ALIGN_FLAG
+MMU_SHIFT = 8
+ALIGN_FLAG = 1 << 12
+
+
+def block_phys(pc: int, ctx: int) -> int:
+    """The physical address of a block's code: system-mode contexts carry the physical page
+    (blocks are keyed by virtual PC and physical page); in user mode it is the PC."""
+    page = ctx & PHYS_MASK
+    return page | (pc & 0xFFF) if page else pc
+
+
 def _bits(ty):
     from .emitter import bits
     return bits(ty)
@@ -329,7 +367,7 @@ class Translator:
         NAME, for the code cache to replace."""
         self.count += 1
         name = NAME
-        t = BlockBuilder(name, self.mem)
+        t = BlockBuilder(name, self.mem, ctx)
         t.start_pc, t.single_step = pc, single_step
         e = t.e
         e.start("I0")
@@ -337,7 +375,7 @@ class Translator:
         n = 0
         while True:
             t.pc, t.index, t.has_store = pc, n, False
-            word = self.fetch(pc)
+            word = self.fetch(block_phys(pc, ctx))
             if word is None:
                 t.exit(exits.FAULT, info=pc, info2=exits.ACCESS_EXEC)
                 ended = True

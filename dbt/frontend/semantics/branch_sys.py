@@ -4,7 +4,7 @@ from ...cpu.sysregs import SYSREGS
 from ...cpu.state import OFFSET
 from ...jit import exits
 from ...jit.emitter import I1, I64, I128
-from . import sem
+from . import sem, system
 
 
 @sem
@@ -80,6 +80,8 @@ def BRK(t, imm16):
 
 @sem
 def HLT(t, imm16):
+    if t.system:        # no halting debug: UNDEFINED
+        return undefined(t)
     t.exit(exits.HLT, info=imm16)
     return False
 
@@ -90,9 +92,30 @@ def undefined(t, **fields):
     return False
 
 
-# HVC, SMC, ERET, MSR (immediate) and SYSL are system-level: UNDEFINED at EL0.
-for _name in ("HVC", "SMC", "ERET", "MSR_imm", "SYSL"):
-    sem(undefined, name=_name)
+def _el1_exit(code):
+    """HVC/SMC (the PSCI conduits) and ERET: UNDEFINED at EL0 and in user mode."""
+    def handler(t, imm16=None):
+        if not t.system or t.el == 0:
+            return undefined(t)
+        if code == exits.ERET:
+            t.exit(code, completed=t.index + 1)
+        else:
+            t.exit(code, pc=t.pc + 4, info=imm16)
+        return False
+    return handler
+
+
+sem(_el1_exit(exits.HVC), name="HVC")
+sem(_el1_exit(exits.SMC), name="SMC")
+sem(_el1_exit(exits.ERET), name="ERET")
+sem(undefined, name="SYSL")
+
+
+@sem
+def MSR_imm(t, op1, CRm, op2):
+    if not t.system:
+        return undefined(t)
+    return system.msr_imm(t, op1, CRm, op2)
 
 DCZID_BS = 4                        # DCZID_EL0.BS: DC ZVA zeroes 4 << BS = 64 bytes
 DC_ZVA_BYTES = 4 << DCZID_BS
@@ -104,6 +127,8 @@ EL0_CACHE_OPS = {(3, 7, 5, 1), (3, 7, 10, 1), (3, 7, 11, 1), (3, 7, 14, 1)}   # 
 def SYS(t, op1, CRn, CRm, op2, Rt):
     """The SYS instructions EL0 may execute: DC ZVA zeroes a block; cache maintenance by VA is a
     no-op (translated code is kept coherent by store tracking); the rest is UNDEFINED."""
+    if t.system:
+        return system.sys(t, op1, CRn, CRm, op2, Rt)
     e = t.e
     if (op1, CRn, CRm, op2) == (3, 7, 4, 1):
         base = e.and_(t.X(Rt), e.c(I64, -DC_ZVA_BYTES))
@@ -121,8 +146,16 @@ def HINT(t, **fields):
     """NOP, YIELD and unallocated hints: no effect."""
 
 
+@sem
+def wait_event(t, **fields):
+    """WFI/WFE/SEV/SEVL: in user mode one thread has nothing to wait for; under the machine
+    the vCPU scheduler handles them."""
+    if t.system:
+        return system.to_python(t)
+
+
 for _name in ("WFE", "WFI", "SEV", "SEVL"):
-    sem(HINT, name=_name)   # user mode: one thread, nothing to wait for
+    sem(wait_event, name=_name)
 
 
 @sem
@@ -157,6 +190,8 @@ NZCV_FLAGS = (("N", 31), ("Z", 30), ("C", 29), ("V", 28))
 
 @sem
 def MRS(t, o0, op1, CRn, CRm, op2, Rt):
+    if t.system:
+        return system.mrs(t, o0, op1, CRn, CRm, op2, Rt)
     e = t.e
     name = _BY_ENC.get((2 + o0, op1, CRn, CRm, op2))
     if name == "NZCV":
@@ -178,6 +213,8 @@ def MRS(t, o0, op1, CRn, CRm, op2, Rt):
 
 @sem
 def MSR_reg(t, o0, op1, CRn, CRm, op2, Rt):
+    if t.system:
+        return system.msr_reg(t, o0, op1, CRn, CRm, op2, Rt)
     e = t.e
     name = _BY_ENC.get((2 + o0, op1, CRn, CRm, op2))
     v = t.X(Rt)

@@ -44,6 +44,8 @@ def ldst_reg(t, Rn, Rt, nbytes, signed, load, view, mode, imm12=None, imm9=None,
     else:
         offset = e.c(I64, sign_extend(imm9, 9))
     addr, wb = _address(t, Rn, mode, offset)
+    if mode == "unpriv":
+        t.mmu = 0       # LDTR/STTR: EL0's permissions, even at EL1
     if load:
         value = t.load(addr, nbytes)
         if wb is not None:
@@ -53,6 +55,7 @@ def ldst_reg(t, Rn, Rt, nbytes, signed, load, view, mode, imm12=None, imm9=None,
         t.store(addr, nbytes, _store_value(t, Rt, view, nbytes))
         if wb is not None:
             t.set_XSP(Rn, wb)
+    t.mmu = t.el
 
 
 @sem
@@ -89,14 +92,15 @@ def ldst_pair(t, imm7, Rt2, Rn, Rt, nbytes, signed, load, view, mode):
             t.set_XSP(Rn, wb)
 
 
-def _check_alignment(t, addr, size):
+def _check_alignment(t, addr, size, load):
     e = t.e
     if size == 1:
         return
     bad = e.icmp("ne", e.and_(addr, e.c(I64, size - 1)), e.c(I64, 0))
     ok = e.label("al")
     e.cbr(bad, t.exit_label(exits.FAULT, t.pc, t.index, info=addr), ok)
-    t.exits[-1].info2 = exits.ACCESS_ALIGN
+    # system mode reports the fault's ISS (alignment fault, WnR)
+    t.exits[-1].info2 = (0x21 | (0 if load else 0x40)) if t.system else exits.ACCESS_ALIGN
     e.start(ok)
 
 
@@ -108,7 +112,7 @@ def ldst_exclusive(t, Rn, Rt, nbytes, load, pair, exclusive, ordered, Rs=None, R
     e = t.e
     addr = t.XSP(Rn)
     total = nbytes * (2 if pair else 1)
-    _check_alignment(t, addr, total)
+    _check_alignment(t, addr, total, load)
     regty = I64 if nbytes == 8 else I32
     if load:
         value = t.load(addr, total)

@@ -62,7 +62,7 @@ def _read(t, va, nbytes, ty):
     e = t.e
     if nbytes in (1, 2, 4, 8):
         return e.bitcast(t.load(va, nbytes), ty)
-    hit, host = e.tlb_lookup(va, nbytes, "TLB_READ")
+    hit, host = t.tlb_lookup(va, nbytes, "READ")
     fast, slow, join = e.label("vlf"), e.label("vls"), e.label("vlj")
     e.cbr(hit, fast, slow)
     e.start(fast)
@@ -82,7 +82,7 @@ def _write(t, va, nbytes, v):
     if nbytes in (1, 2, 4, 8):
         t.store(va, nbytes, e.bitcast(v, INT_OF_BYTES[nbytes]))
         return
-    hit, host = e.tlb_lookup(va, nbytes, "TLB_WRITE")
+    hit, host = t.tlb_lookup(va, nbytes, "WRITE")
     fast, slow, join = e.label("vsf"), e.label("vss"), e.label("vsj")
     e.cbr(hit, fast, slow)
     e.start(fast)

@@ -1,0 +1,173 @@
+"""PSTATE, the banked stack pointers, exception entry and exception return (EL0/EL1, AArch64).
+
+Numba functions over the env array, so the dispatcher can take the common synchronous
+exceptions (SVC, faults, undefined instructions) without returning to Python.
+"""
+from numba import njit
+
+from .state import OFFSET
+
+# translation context bits (env[CTX]); the code cache keys blocks on them
+CTX_SYSTEM = 0x10       # system mode (user mode has ctx 0)
+CTX_EL = 0x3
+CTX_SPSEL = 0x4
+CTX_MMU_OFF = 0x8       # data accesses are Device: only aligned ones take the fast path
+CTX_UCI = 0x20          # EL0 only: SCTLR_EL1.UCI, .DZE, .UCT, .UMA allow EL0 cache
+CTX_DZE = 0x40          # maintenance, DC ZVA, CTR_EL0 and DAIF access
+CTX_UCT = 0x80
+CTX_UMA = 0x100
+CTX_ALIGN = 0x200       # SCTLR_EL1.A: every unaligned access faults
+CTX_BITS = 0x3FF
+
+# exception classes (ESR_ELx.EC)
+EC_UNKNOWN = 0x00
+EC_WFX = 0x01
+EC_FP = 0x07
+EC_ILLEGAL = 0x0E
+EC_SVC = 0x15
+EC_HVC = 0x16
+EC_SMC = 0x17
+EC_SYSREG = 0x18
+EC_IABT_LOWER = 0x20
+EC_IABT = 0x21
+EC_PC_ALIGN = 0x22
+EC_DABT_LOWER = 0x24
+EC_DABT = 0x25
+EC_SP_ALIGN = 0x26
+EC_SERROR = 0x2F
+EC_BREAKPOINT_LOWER = 0x30
+EC_SOFTSTEP_LOWER = 0x32
+EC_WATCHPOINT_LOWER = 0x34
+EC_BRK = 0x3C
+IL = 1 << 25
+
+# vector offsets
+VEC_SYNC, VEC_IRQ, VEC_FIQ, VEC_SERROR = 0x000, 0x080, 0x100, 0x180
+
+DAIF_D, DAIF_A, DAIF_I, DAIF_F = 1 << 9, 1 << 8, 1 << 7, 1 << 6
+DAIF_ALL = DAIF_D | DAIF_A | DAIF_I | DAIF_F
+
+# SCTLR_EL1 bits
+SCTLR_M = 1 << 0
+SCTLR_A = 1 << 1
+SCTLR_UMA = 1 << 9
+SCTLR_DZE = 1 << 14
+SCTLR_UCT = 1 << 15
+SCTLR_NTWI = 1 << 16
+SCTLR_NTWE = 1 << 18
+SCTLR_UCI = 1 << 26
+
+_EL = OFFSET["EL"]
+_SPSEL = OFFSET["SPSEL"]
+_DAIF = OFFSET["DAIF"]
+_SS = OFFSET["PSTATE_SS"]
+_IL = OFFSET["PSTATE_IL"]
+_SP = OFFSET["SP"]
+_SP_EL0 = OFFSET["SP_EL0"]
+_SP_EL1 = OFFSET["SP_EL1"]
+_PC = OFFSET["PC"]
+_N, _Z, _C, _V = OFFSET["N"], OFFSET["Z"], OFFSET["C"], OFFSET["V"]
+_SPSR = OFFSET["SPSR_EL1"]
+_ELR = OFFSET["ELR_EL1"]
+_ESR = OFFSET["ESR_EL1"]
+_FAR = OFFSET["FAR_EL1"]
+_VBAR = OFFSET["VBAR_EL1"]
+_SCTLR = OFFSET["SCTLR_EL1"]
+_CTX = OFFSET["CTX"]
+_EXCL_SIZE = OFFSET["EXCL_SIZE"]
+
+
+@njit(cache=True)
+def update_ctx(env):
+    el = env[_EL]
+    sctlr = env[_SCTLR]
+    ctx = CTX_SYSTEM | el | (CTX_SPSEL if env[_SPSEL] else 0)
+    if (sctlr & SCTLR_M) == 0:
+        ctx |= CTX_MMU_OFF
+    if sctlr & SCTLR_A:
+        ctx |= CTX_ALIGN
+    if el == 0:
+        ctx |= (CTX_UCI if sctlr & SCTLR_UCI else 0) | (CTX_DZE if sctlr & SCTLR_DZE else 0) \
+            | (CTX_UCT if sctlr & SCTLR_UCT else 0) | (CTX_UMA if sctlr & SCTLR_UMA else 0)
+    env[_CTX] = ctx
+
+
+@njit(cache=True, inline="always")
+def _sp_bank(el, spsel):
+    return _SP_EL1 if el == 1 and spsel else _SP_EL0
+
+
+@njit(cache=True)
+def set_pstate_sp(env, el, spsel):
+    """Change EL and SPSel, moving the stack pointer in use to its bank and back."""
+    env[_sp_bank(env[_EL], env[_SPSEL])] = env[_SP]
+    env[_EL] = el
+    env[_SPSEL] = spsel
+    env[_SP] = env[_sp_bank(el, spsel)]
+
+
+@njit(cache=True)
+def sync_banked_sp(env):
+    """Bring the bank of the SP in use up to date (before reading SP_EL0/SP_EL1 or saving)."""
+    env[_sp_bank(env[_EL], env[_SPSEL])] = env[_SP]
+
+
+@njit(cache=True)
+def spsr_of(env):
+    """PSTATE in SPSR_EL1 layout."""
+    return (env[_N] << 31) | (env[_Z] << 30) | (env[_C] << 29) | (env[_V] << 28) \
+        | (env[_SS] << 21) | (env[_IL] << 20) | env[_DAIF] | (env[_EL] << 2) | env[_SPSEL]
+
+
+@njit(cache=True)
+def take_exception(env, vector, esr, far, ret, has_far):
+    """Exception entry to EL1: vector is VEC_*; esr < 0 leaves ESR_EL1 alone (interrupts);
+    FAR_EL1 is written only when has_far; ret is the preferred return address."""
+    from_el = env[_EL]
+    if from_el == 0:
+        base = 0x400
+    else:
+        base = 0x200 if env[_SPSEL] else 0x000
+    env[_SPSR] = spsr_of(env)
+    env[_ELR] = ret
+    if esr >= 0:
+        env[_ESR] = esr
+    if has_far:
+        env[_FAR] = far
+    set_pstate_sp(env, 1, 1)
+    env[_DAIF] = DAIF_ALL
+    env[_SS] = 0
+    env[_IL] = 0
+    env[_PC] = (env[_VBAR] & ~0x7FF) + base + vector
+    update_ctx(env)
+
+
+@njit(cache=True)
+def sync_exception(env, ec, iss, far, ret, has_far):
+    """A synchronous exception with class ec (lower-EL variants chosen here)."""
+    if env[_EL] == 0 and (ec == EC_IABT or ec == EC_DABT):
+        ec -= 1
+    take_exception(env, VEC_SYNC, (ec << 26) | IL | (iss & 0x1FFFFFF), far, ret, has_far)
+
+
+@njit(cache=True)
+def exception_return(env):
+    """ERET from EL1.  An illegal return (to EL2/EL3, AArch32 or a reserved mode) keeps EL and
+    SP, sets PSTATE.IL, and the next instruction takes an Illegal Execution State exception."""
+    spsr = env[_SPSR]
+    m = spsr & 0x1F
+    illegal = m not in (0b00000, 0b00100, 0b00101)
+    env[_N] = (spsr >> 31) & 1
+    env[_Z] = (spsr >> 30) & 1
+    env[_C] = (spsr >> 29) & 1
+    env[_V] = (spsr >> 28) & 1
+    env[_DAIF] = spsr & DAIF_ALL
+    env[_SS] = (spsr >> 21) & 1
+    if illegal:
+        env[_IL] = 1
+    else:
+        env[_IL] = (spsr >> 20) & 1
+        set_pstate_sp(env, m >> 2, m & 1)
+    env[_PC] = env[_ELR]
+    env[_EXCL_SIZE] = 0
+    update_ctx(env)
