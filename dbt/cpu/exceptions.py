@@ -17,12 +17,14 @@ CTX_DZE = 0x40          # maintenance, DC ZVA, CTR_EL0 and DAIF access
 CTX_UCT = 0x80
 CTX_UMA = 0x100
 CTX_ALIGN = 0x200       # SCTLR_EL1.A: every unaligned access faults
-CTX_BITS = 0x3FF
+CTX_FP_TRAP = 0x400     # CPACR_EL1.FPEN traps FP/AdvSIMD at the current EL
+CTX_BITS = 0x7FF
 
 # exception classes (ESR_ELx.EC)
 EC_UNKNOWN = 0x00
 EC_WFX = 0x01
 EC_FP = 0x07
+ISS_FP_TRAP = 0x1E0_0000     # CV = 1, COND = 0b1110 (unconditional)
 EC_ILLEGAL = 0x0E
 EC_SVC = 0x15
 EC_HVC = 0x16
@@ -73,6 +75,7 @@ _ESR = OFFSET["ESR_EL1"]
 _FAR = OFFSET["FAR_EL1"]
 _VBAR = OFFSET["VBAR_EL1"]
 _SCTLR = OFFSET["SCTLR_EL1"]
+_CPACR = OFFSET["CPACR_EL1"]
 _CTX = OFFSET["CTX"]
 _EXCL_SIZE = OFFSET["EXCL_SIZE"]
 
@@ -86,6 +89,9 @@ def update_ctx(env):
         ctx |= CTX_MMU_OFF
     if sctlr & SCTLR_A:
         ctx |= CTX_ALIGN
+    fpen = (env[_CPACR] >> 20) & 3
+    if fpen == 0 or fpen == 2 or (fpen == 1 and el == 0):
+        ctx |= CTX_FP_TRAP
     if el == 0:
         ctx |= (CTX_UCI if sctlr & SCTLR_UCI else 0) | (CTX_DZE if sctlr & SCTLR_DZE else 0) \
             | (CTX_UCT if sctlr & SCTLR_UCT else 0) | (CTX_UMA if sctlr & SCTLR_UMA else 0)

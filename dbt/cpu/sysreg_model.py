@@ -73,7 +73,7 @@ _regs = [
     # memory system
     Reg("SCTLR_EL1", reset=SCTLR_RES1, wmask=SCTLR_WMASK, side=True),
     Reg("ACTLR_EL1", wmask=0),
-    Reg("CPACR_EL1", wmask=0x0030_0000),    # FPEN
+    Reg("CPACR_EL1", wmask=0x0030_0000, side=True),     # FPEN: changes the context
     Reg("TTBR0_EL1", side=True),
     Reg("TTBR1_EL1", side=True),
     Reg("TCR_EL1", wmask=0x0000_007F_FFFF_FFBF, side=True),

@@ -32,7 +32,8 @@ def _s64(v: int) -> int:
 
 class RunResult(enum.Enum):
     BUDGET = "budget"       # quantum used up (or an exit was requested)
-    WAIT = "wait"           # WFI/WFE: nothing to do until an interrupt or event
+    WAIT = "wait"           # WFI: nothing to do until an interrupt
+    YIELD = "yield"         # WFE: let the others run (a lock holder, a SEV) before going on
     OFF = "off"             # the vCPU powered itself off (PSCI CPU_OFF)
     STOP = "stop"           # the machine must stop (SYSTEM_OFF/RESET, emulator error)
 
@@ -330,7 +331,7 @@ class VCPU:
                 (name in ("TTBR0_EL1", "TTBR1_EL1") and new != old):
             # the soft TLB is not tagged by ASID or regime: start it afresh
             mmu.flush_all(env)
-        if name == "SCTLR_EL1":
+        if name in ("SCTLR_EL1", "CPACR_EL1"):
             X.update_ctx(env)
         if name == "SCTLR_EL1" and self.log and (old ^ new) & 1:
             self.log("mmu", f"cpu{self.index}: MMU {'on' if new & 1 else 'off'}")
@@ -359,7 +360,11 @@ class VCPU:
         if crn == 7 and crm == 8:                        # AT S1E1R/W, S1E0R/W
             el = 1 if op2 in (0, 1) else 0
             acc = mmu.ACC_WRITE if op2 & 1 else mmu.ACC_READ
-            fsc, pa, prot, device, _ = mmu.walk(env, self.phys.mc, value, el, acc)
+            fsc, pa, prot, device, _ = mmu.walk(env, self.phys.mc, _s64(value), el, acc)
+            if mmu.FSC_EXTERNAL_WALK <= fsc < mmu.FSC_EXTERNAL_WALK + 4:
+                # an external abort on the walk is taken as a Data Abort (CM and WnR set)
+                self.exception(X.EC_DABT, fsc | (1 << 8) | (1 << 6), far=value)
+                return
             if fsc == mmu.NO_FAULT:
                 # ATTR: Device-nGnRnE or Normal write-back; SH: inner shareable for Normal
                 attr = 0x00 if device else 0xFF
@@ -388,7 +393,9 @@ class VCPU:
             if self.event:
                 self.event = False
                 return None
-            return RunResult.WAIT
+            # the events that end a WFE (another vCPU's SEV or store to a monitored address,
+            # the event stream) all need the other vCPUs to run first
+            return RunResult.YIELD
         self.set_pc(pc + 4)
         if op == 4:                                       # SEV: every vCPU's event register
             for cpu in self.phys.envs_by_addr.values():

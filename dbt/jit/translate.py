@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cpu.exceptions import CTX_ALIGN, CTX_EL, CTX_MMU_OFF, CTX_SYSTEM
+from ..cpu.exceptions import (CTX_ALIGN, CTX_EL, CTX_FP_TRAP, CTX_MMU_OFF, CTX_SYSTEM, EC_FP, IL,
+                              ISS_FP_TRAP)
 from ..cpu.state import GPR, OFFSET, VREG
 from ..frontend.semantics import HANDLERS
+from ..frontend.semantics.system import uses_fp
 from . import exits
 from .emitter import I1, I8, I16, I32, I64, I128, INT_OF_BYTES, Emitter, Value
 
@@ -388,7 +390,10 @@ class Translator:
                 else:
                     row, fields = hit
                     handler = HANDLERS.get(row.sem)
-                    if handler is None:
+                    if ctx & CTX_FP_TRAP and uses_fp(row):
+                        t.exit(exits.EXCEPTION, info=(EC_FP << 26) | IL | ISS_FP_TRAP)
+                        ended = True
+                    elif handler is None:
                         t.undefined()
                         ended = True
                     else:

@@ -41,8 +41,13 @@ def to_python(t):
     return False
 
 
-def _reg(o0, op1, CRn, CRm, op2):
-    return BY_ENCODING.get((2 + o0, op1, CRn, CRm, op2))
+FP_VIEWS = ("b", "h", "s", "d", "q")
+
+
+def uses_fp(row) -> bool:
+    """Rows that touch the FP/SIMD registers (trapped by CPACR_EL1.FPEN)."""
+    return row.group in ("fp", "simd", "simd_ldst") or \
+        (row.group == "ldst" and row.args.get("view") in FP_VIEWS)
 
 
 def _el0_allowed(t, reg, read):
@@ -64,6 +69,8 @@ def mrs(t, o0, op1, CRn, CRm, op2, Rt):
         t.set_X(Rt, v)
         return None
     if name in ("FPCR", "FPSR"):
+        if t.ctx & X.CTX_FP_TRAP:
+            return trap(t, X.EC_FP, X.ISS_FP_TRAP)
         t.set_X(Rt, e.env_load(OFFSET[name]))
         return None
     if name == "DAIF":
@@ -93,10 +100,9 @@ def mrs(t, o0, op1, CRn, CRm, op2, Rt):
     if reg is None or not reg.read:
         return t.undefined() or False
     if t.el == 0 and not _el0_allowed(t, reg, True):
-        if reg.name == "CTR_EL0" and not t.ctx & X.CTX_UCT:
-            return trap(t, X.EC_SYSREG, sysreg_iss(o0, op1, CRn, CRm, op2, Rt, True))
-        if reg.name != "CTR_EL0":
-            return t.undefined() or False
+        return t.undefined() or False
+    if reg.name == "CTR_EL0" and t.el == 0 and not t.ctx & X.CTX_UCT:
+        return trap(t, X.EC_SYSREG, sysreg_iss(o0, op1, CRn, CRm, op2, Rt, True))
     if reg.name == "DCZID_EL0":
         # DZP: DC ZVA is prohibited at EL0 unless SCTLR_EL1.DZE
         dzp = 1 << 4 if t.el == 0 and not t.ctx & X.CTX_DZE else 0
@@ -133,6 +139,8 @@ def msr_reg(t, o0, op1, CRn, CRm, op2, Rt):
     if key == (3, 3, 4, 2, 0):      # NZCV
         t.set_nzcv(*(e.trunc(e.lshr(v, e.c(I64, bit)), I1) for _, bit in NZCV_FLAGS))
         return None
+    if key in ((3, 3, 4, 4, 0), (3, 3, 4, 4, 1)) and t.ctx & X.CTX_FP_TRAP:
+        return trap(t, X.EC_FP, X.ISS_FP_TRAP)
     if key == (3, 3, 4, 4, 0):
         e.env_store(OFFSET["FPCR"], e.and_(v, e.c(I64, 0x07F79F00)))
         return None
