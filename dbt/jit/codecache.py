@@ -181,35 +181,118 @@ class CodeCache:
         such as the differential fuzzer."""
         import time
         t0 = time.perf_counter()
-        infos, names, decls, body = [], [], {}, []
-        for pc in pcs:
-            if (pc, ctx) in self.blocks:
+        infos = [self.translator.translate(pc, ctx) for pc in dict.fromkeys(pcs)
+                 if (pc, ctx) not in self.blocks]
+        if not infos:
+            return []
+        names = [self._serial_name(info.pc) for info in infos]
+        self._link(self._codegen(self._module_ir(infos, names)))
+        blocks = self._add_blocks(infos, names, ctx)
+        self._charge(t0, len(infos))
+        return blocks
+
+    def translate_region(self, pc: int, ctx: int, limit: int = 8) -> Block:
+        """Translate the block at pc together with the not-yet-translated blocks its direct
+        branches reach on the same page (up to `limit` blocks, one object for all): fewer,
+        larger objects cost less to compile and link, and keep the number of code mappings
+        the JIT's memory manager makes far below the kernel's limit."""
+        import time
+        t0 = time.perf_counter()
+        block = self._region_from_disk(pc, ctx)
+        if block is not None:
+            return block
+        infos, queue, seen = [], [pc], set()
+        while queue and len(infos) < limit:
+            p = queue.pop(0)
+            if p in seen or (p, ctx) in self.blocks:
                 continue
-            info = self.translator.translate(pc, ctx)
-            name = self._serial_name(pc)
+            seen.add(p)
+            info = self.translator.translate(p, ctx)
+            infos.append(info)
+            queue.extend(t for t in info.slots.values() if t >> 12 == pc >> 12)
+        key = None
+        if self.disk is not None and all(i.cacheable for i in infos):
+            words = self._region_words(ctx, [(i.pc, i.end - i.pc) for i in infos])
+            if words is not None:
+                key = diskcache.digest(pc, ctx, words)
+        if key and f"r{key}_0" not in self.loaded_names:
+            names = [f"r{key}_{n}" for n in range(len(infos))]
+        else:
+            key, names = None, [self._serial_name(i.pc) for i in infos]
+        obj = self._codegen(self._module_ir(infos, names))
+        self._link(obj)
+        blocks = self._add_blocks(infos, names, ctx)
+        if key:
+            members = [[b.pc, b.end - b.pc, b.ninsns, b.name,
+                        [[slot, target] for slot, target in self._named_slots(i, b.name).items()]]
+                       for i, b in zip(infos, blocks)]
+            self.disk.put_region(key, pc, ctx, members, obj)
+        self._charge(t0, len(infos))
+        return blocks[0]
+
+    def _region_words(self, ctx, spans):
+        out = bytearray()
+        for pc, nbytes in spans:
+            w = self._words(pc, ctx, nbytes)
+            if w is None:
+                return None
+            out += w
+        return bytes(out)
+
+    def _region_from_disk(self, pc, ctx):
+        if self.disk is None:
+            return None
+        for key, members in self.disk.region_candidates(pc, ctx):
+            if f"r{key}_0" in self.loaded_names:
+                continue
+            words = self._region_words(ctx, [(m[0], m[1]) for m in members])
+            if words is None or diskcache.digest(pc, ctx, words) != key:
+                continue
+            obj = self.disk.region_object(key)
+            if obj is None:
+                continue
+            self.disk_hits += 1
+            self._link(obj)
+            head = None
+            for m_pc, nbytes, ninsns, name, slots in members:
+                b = self._make_block(m_pc, ctx, m_pc + nbytes, ninsns, name, dict(slots))
+                if (m_pc, ctx) not in self.blocks:
+                    self._register(b)
+                head = head or b
+            return head
+        return None
+
+    @staticmethod
+    def _module_ir(infos, names) -> str:
+        decls, body = {}, []
+        for info, name in zip(infos, names):
             for line in info.ir.replace(NAME, name).splitlines():
                 # declarations and private constants (lookup tables) are shared by name
                 if line.startswith("declare ") or (line.startswith("@") and " private " in line):
                     decls[line] = None
                 else:
                     body.append(line)
-            infos.append(info)
-            names.append(name)
-        if not infos:
-            return []
-        self._link(self._codegen("\n".join(list(decls) + body) + "\n"))
+        return "\n".join(list(decls) + body) + "\n"
+
+    def _add_blocks(self, infos, names, ctx) -> list:
         blocks = []
         for info, name in zip(infos, names):
             block = self._make_block(info.pc, ctx, info.end, info.ninsns, name,
                                      self._named_slots(info, name))
-            self.blocks[(info.pc, ctx)] = block
-            self._insert(block)
-            for page in block.pages:
-                self.by_page[page].add((info.pc, ctx))
+            self._register(block)
             blocks.append(block)
-        per_block = (time.perf_counter() - t0) / len(infos)
-        self.compile_seconds.extend([per_block] * len(infos))
         return blocks
+
+    def _register(self, block):
+        self.blocks[(block.pc, block.ctx)] = block
+        self._insert(block)
+        for page in block.pages:
+            self.by_page[page].add((block.pc, block.ctx))
+
+    def _charge(self, t0, n):
+        import time
+        per_block = (time.perf_counter() - t0) / n
+        self.compile_seconds.extend([per_block] * n)
 
     def _serial_name(self, pc):
         self.serial += 1

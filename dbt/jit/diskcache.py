@@ -61,6 +61,7 @@ class DiskCache:
     def __init__(self, directory: pathlib.Path | None = None):
         self.db = None
         self.pending = []           # rows written in one short transaction by flush()
+        self.pending_regions = []
         self.stores = 0
         try:
             self._open(directory or default_dir())
@@ -91,12 +92,18 @@ class DiskCache:
                         "pc INTEGER, ctx INTEGER, nbytes INTEGER, ninsns INTEGER, name TEXT, "
                         "slots TEXT, obj BLOB)")
         self.db.execute("CREATE INDEX IF NOT EXISTS by_pc ON code (version, pc, ctx)")
+        # regions: several blocks compiled together; members is JSON
+        # [[pc, nbytes, ninsns, name, [[slot, target], ...]], ...], the head first
+        self.db.execute("CREATE TABLE IF NOT EXISTS region (digest TEXT PRIMARY KEY, "
+                        "version TEXT, pc INTEGER, ctx INTEGER, members TEXT, obj BLOB)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS region_by_pc ON region (version, pc, ctx)")
         self.db.execute("DROP TABLE IF EXISTS blocks")        # the layout before versions
         db_file = directory / "code.sqlite"
         if db_file.stat().st_size > self.MAX_BYTES:
             # entries of other translator versions can never be used again
             with self.db:
                 self.db.execute("DELETE FROM code WHERE version != ?", (self.version,))
+                self.db.execute("DELETE FROM region WHERE version != ?", (self.version,))
             self.db.execute("VACUUM")
 
     _shared = None
@@ -151,7 +158,50 @@ class DiskCache:
         if len(self.pending) >= self.COMMIT_EVERY:
             self.flush()
 
+    def region_candidates(self, pc: int, ctx: int):
+        """[(digest, members)] of the regions headed by this pc and context."""
+        if self.db is None:
+            return []
+        try:
+            rows = self.db.execute("SELECT digest, members FROM region WHERE version = ? AND "
+                                   "pc = ? AND ctx = ?",
+                                   (self.version, _s64(pc), _s64(ctx))).fetchall()
+        except sqlite3.Error as e:
+            self._give_up(e)
+            return []
+        return [(key, json.loads(members)) for key, members in rows]
+
+    def region_object(self, key: str):
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT obj FROM region WHERE digest = ?", (key,)).fetchone()
+        except sqlite3.Error as e:
+            self._give_up(e)
+            return None
+        return None if row is None else row[0]
+
+    def put_region(self, key: str, pc: int, ctx: int, members: list, obj: bytes):
+        if self.db is None:
+            return
+        self.pending_regions.append((key, self.version, _s64(pc), _s64(ctx),
+                                     json.dumps(members), obj))
+        self.stores += 1
+        if len(self.pending_regions) >= self.COMMIT_EVERY // 8:
+            self.flush()
+
     def flush(self):
+        if self.pending_regions and self.db is not None:
+            try:
+                with self.db:
+                    self.db.executemany("INSERT OR REPLACE INTO region VALUES (?, ?, ?, ?, ?, ?)",
+                                        self.pending_regions)
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e):
+                    self._give_up(e)
+            except sqlite3.Error as e:
+                self._give_up(e)
+        self.pending_regions = []
         if self.pending and self.db is not None:
             try:
                 with self.db:

@@ -20,9 +20,13 @@ class SharedCode:
         self.cache = CodeCache(self.translator, disk=disk)
 
     def translate(self, pc: int, key: int, single_step: bool = False):
-        block = self.cache.translate(pc, key, single_step=single_step)
-        if not single_step:
-            self.phys.mark_code(block.phys, block.phys + (block.end - block.pc))
+        if single_step:
+            return self.cache.translate(pc, key, single_step=True)
+        before = set(self.cache.blocks)
+        block = self.cache.translate_region(pc, key)
+        new = [b for k, b in self.cache.blocks.items() if k not in before] \
+            if len(self.cache.blocks) - len(before) > 1 else [block]
+        self.phys.mark_code([(b.phys, b.phys + (b.end - b.pc)) for b in new])
         return block
 
     def apply_code_writes(self):
@@ -45,4 +49,4 @@ class SharedCode:
                 b = self.cache.blocks[key]
                 lo = max(b.phys, page * PAGE)
                 hi = min(b.phys + (b.end - b.pc), (page + 1) * PAGE)
-                self.phys.mark_code(lo, hi)
+                self.phys.mark_code([(lo, hi)])

@@ -15,6 +15,7 @@ from ..cpu import mmu
 from ..cpu.state import OFFSET, TLB_ENTRIES
 
 PAGE = 4096
+_BIT = [np.int64(1 << b) if b < 63 else np.int64(-(1 << 63)) for b in range(64)]
 _MMIO_FN = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                             ctypes.c_int64, ctypes.c_int64)
 _MMIO_STATUS = OFFSET["MMIO_STATUS"]
@@ -124,21 +125,23 @@ class PhysicalMemory:
         return int(self.ram[off:off + 4].view(np.uint32)[0])
 
     # -- translated-code tracking ---------------------------------------------------------
-    def mark_code(self, start: int, end: int):
-        """Translated code covers physical [start, end): stores there must be seen, so no
-        TLB may keep a write entry for those pages."""
-        first = (start - self.ram_base) >> 2
-        last = (end - 1 - self.ram_base) >> 2
-        for slot in range(first, last + 1):
-            self.code_bits[slot >> 6] |= np.int64(1 << (slot & 63)) if (slot & 63) != 63 \
-                else np.int64(-(1 << 63))
-        for page in range(start // PAGE, (end - 1) // PAGE + 1):
+    def mark_code(self, ranges):
+        """Translated code covers the physical [start, end) ranges: stores there must be
+        seen, so no TLB may keep a write entry for those pages."""
+        pages = set()
+        for start, end in ranges:
+            first = (start - self.ram_base) >> 2
+            last = (end - 1 - self.ram_base) >> 2
+            for slot in range(first, last + 1):
+                self.code_bits[slot >> 6] |= _BIT[slot & 63]
+            pages.update(range(start // PAGE, (end - 1) // PAGE + 1))
+        for page in pages:
             host = self.ram.ctypes.data + page * PAGE - self.ram_base
             for env in self.envs:
                 for m in range(2):
                     tags = env[OFFSET[f"TLB{m}_WRITE"]:OFFSET[f"TLB{m}_WRITE"] + TLB_ENTRIES]
                     add = env[OFFSET[f"TLB{m}_ADDEND"]:OFFSET[f"TLB{m}_ADDEND"] + TLB_ENTRIES]
-                    hit = (tags != -1) & (((add + tags) & ~(PAGE - 1)) == host)
+                    hit = (tags != -1) & ((add + tags) == host)
                     tags[hit] = -1
 
     def clear_code(self, page_pa: int):

@@ -1,0 +1,156 @@
+"""Build the bare-metal test guests with the aarch64 cross compiler.
+
+    build_guest(name, outdir)      -> Path of the ELF (loaded by `-kernel` at its physical
+                                      addresses, entered at EL1 with the MMU off)
+    build_guest_bin(name, outdir)  -> Path of the same image as a raw binary, to be loaded at
+                                      RAM base + 0x80000 = 0x40080000 and entered at its first byte
+    GUESTS                         -> every guest with the -smp it is built for and run with
+
+Each guest is tests/guests/<name>.c linked with the runtime in tests/guests/rt/. By hand:
+
+    python3 tests/guests/build.py psci /tmp/g
+    qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a57 -smp 4 -m 256M -nographic \\
+        -no-reboot -nic none -kernel /tmp/g/psci.elf
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RT = HERE / "rt"
+CROSS = os.environ.get("CROSS_COMPILE", "aarch64-linux-gnu-")
+CC = shutil.which(CROSS + "gcc")
+OBJCOPY = shutil.which(CROSS + "objcopy")
+
+RT_SOURCES = ["start.S", "lib.c", "exc.c", "psci.c", "gic.c", "mmu.c"]
+CFLAGS = [
+    "-nostdlib", "-ffreestanding", "-O2", "-mgeneral-regs-only",
+    "-mstrict-align",              # the MMU is off in most guests: all data accesses are Device
+    "-mno-outline-atomics", "-fno-pie", "-no-pie", "-static", "-fno-stack-protector",
+    "-fno-tree-loop-distribute-patterns", "-ffunction-sections", "-fdata-sections",
+    "-fno-asynchronous-unwind-tables", "-Wall", "-Werror=implicit-function-declaration",
+]
+LDFLAGS = ["-Wl,--gc-sections", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"]
+RAM_BASE = 0x40000000
+LOAD_ADDRESS = 0x40080000
+MEMORY = "256M"
+
+
+@dataclass(frozen=True)
+class Guest:
+    name: str
+    smp: int
+    checks: str
+
+
+GUESTS = [
+    Guest("exceptions", 1, "EL1 entry state, UNDEF/BRK/SVC/HVC syndromes, ELR/SPSR/FAR, ERET "
+                           "restoring NZCV, vector offsets for SP0/SPx/lower EL, EL0 traps"),
+    Guest("mmu4k", 1, "4K granule, 48-bit TTBR0 and 39-bit TTBR1, blocks and pages, AF, "
+                      "permission and translation faults with levels, FAR, AT, TLBI, ASIDs"),
+    Guest("mmu64k", 1, "the same with a 64K granule (42-bit TTBR1), 64K page offsets"),
+    Guest("timer", 1, "CNTFRQ/CNTVCT/CNTPCT, CVAL/TVAL, ISTATUS/IMASK, virtual and physical "
+                      "timer PPIs through the GIC, IRQ at EL1 and from EL0, CNTKCTL EL0 traps"),
+    Guest("gic", 1, "GICD/GICR identification, SPI routing, priorities, PMR, RPR, HPPIR, "
+                    "spurious IAR, preemption, pending/active state"),
+    Guest("sgi", 4, "CPU_ON of every CPU, SGIs to each CPU by target list, to all but self, "
+                    "to self; each acknowledged by the right CPU only"),
+    Guest("psci", 4, "VERSION, FEATURES, MIGRATE_INFO_TYPE, CPU_ON with context id in x0, "
+                     "entry state, ALREADY_ON, INVALID_PARAMS, AFFINITY_INFO, CPU_OFF, re-ON"),
+    Guest("wfi", 2, "WFI wakes on a pending masked interrupt, ISR_EL1, a secondary sleeping "
+                    "in WFI until an SGI, WFE/SEV/SEVL"),
+    Guest("extabort", 1, "loads, stores and fetches at an unmapped physical address take "
+                         "synchronous external aborts, from EL1 and EL0"),
+    Guest("debug", 1, "software step, hardware breakpoint and watchpoints from EL0 with their "
+                      "syndromes"),
+    Guest("uart", 1, "PL011 PrimeCell IDs, flags, control register, TX interrupt on INTID 33 "
+                     "through the GIC"),
+    Guest("sysregs", 1, "ID registers, DC ZVA and DCZID, SP_EL0/SPSel, DAIF, exclusive "
+                        "monitor, FP trap, alignment checks, EL0 access traps"),
+]
+BY_NAME = {g.name: g for g in GUESTS}
+# a guest that must print FAIL: proves a failing check reaches the end of the output
+CANARY = Guest("canary", 1, "a deliberately failing check")
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _guest(name: str) -> Guest:
+    if name == CANARY.name:
+        return CANARY
+    if name not in BY_NAME:
+        raise KeyError(f"unknown guest {name!r}; known: {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+def _run(cmd: list[str], what: str) -> None:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BuildError(f"{what} failed:\n{' '.join(cmd)}\n{r.stderr}")
+
+
+def _runtime_objects(outdir: Path) -> list[Path]:
+    """Compile the runtime once per output directory (again when a runtime file changes)."""
+    objdir = outdir / "rt"
+    objdir.mkdir(parents=True, exist_ok=True)
+    newest = max(p.stat().st_mtime for p in RT.iterdir())
+    objs = []
+    for src in RT_SOURCES:
+        obj = objdir / (src.rsplit(".", 1)[0] + ".o")
+        if not obj.exists() or obj.stat().st_mtime < newest:
+            tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+            _run([CC, *CFLAGS, f"-I{RT}", "-c", "-o", str(tmp), str(RT / src)],
+                 f"compiling the guest runtime ({src})")
+            os.replace(tmp, obj)
+        objs.append(obj)
+    return objs
+
+
+def build_guest(name: str, outdir, smp: int | None = None) -> Path:
+    """Compile tests/guests/<name>.c with the runtime into outdir/<name>.elf (smp: the number
+    of CPUs the guest expects, default its GUESTS entry)."""
+    if CC is None:
+        raise BuildError(f"{CROSS}gcc not found")
+    guest = _guest(name)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    elf = outdir / f"{name}.elf"
+    objs = _runtime_objects(outdir)
+    _run([CC, *CFLAGS, f"-DGUEST_SMP={smp or guest.smp}", f"-I{RT}", "-T", str(RT / "link.ld"),
+          *LDFLAGS, "-o", str(elf), *map(str, objs), str(HERE / f"{name}.c")],
+         f"building guest {name}")
+    return elf
+
+
+def build_guest_bin(name: str, outdir, smp: int | None = None) -> Path:
+    """The same guest as a raw binary image (load at 0x40080000, enter at its first byte)."""
+    if OBJCOPY is None:
+        raise BuildError(f"{CROSS}objcopy not found")
+    elf = build_guest(name, outdir, smp)
+    out = elf.with_suffix(".bin")
+    _run([OBJCOPY, "-O", "binary", str(elf), str(out)], f"objcopy of guest {name}")
+    return out
+
+
+def qemu_command(kernel, smp: int, qemu: str = "qemu-system-aarch64") -> list[str]:
+    """The reference command line the guests are written against."""
+    return [qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-smp", str(smp),
+            "-m", MEMORY, "-nographic", "-no-reboot", "-nic", "none", "-kernel", str(kernel)]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: build.py NAME|all [OUTDIR]")
+    out = Path(sys.argv[2] if len(sys.argv) == 3 else "guests-out")
+    names = [g.name for g in GUESTS] if sys.argv[1] == "all" else [sys.argv[1]]
+    for n in names:
+        elf = build_guest(n, out)
+        build_guest_bin(n, out)
+        print(f"{elf}  ->  {' '.join(qemu_command(elf, _guest(n).smp))}")
