@@ -18,7 +18,10 @@ CTX_UCT = 0x80
 CTX_UMA = 0x100
 CTX_ALIGN = 0x200       # SCTLR_EL1.A: every unaligned access faults
 CTX_FP_TRAP = 0x400     # CPACR_EL1.FPEN traps FP/AdvSIMD at the current EL
-CTX_BITS = 0x7FF
+CTX_DEBUG = 0x800       # a hardware breakpoint or watchpoint is armed for the current EL:
+                        # one instruction a block, no chaining, every access to the slow path
+CTX_BITS = 0xFFF
+NUM_BRPS, NUM_WRPS = 6, 4
 
 # exception classes (ESR_ELx.EC)
 EC_UNKNOWN = 0x00
@@ -40,6 +43,8 @@ EC_SERROR = 0x2F
 EC_BREAKPOINT_LOWER = 0x30
 EC_SOFTSTEP_LOWER = 0x32
 EC_WATCHPOINT_LOWER = 0x34
+ISS_DEBUG = 0x22             # IFSC/DFSC: debug exception
+WATCH_MARK = 1 << 40         # in EXIT_INFO2 of a FAULT exit: the fault is a watchpoint
 EC_BRK = 0x3C
 IL = 1 << 25
 
@@ -76,6 +81,13 @@ _FAR = OFFSET["FAR_EL1"]
 _VBAR = OFFSET["VBAR_EL1"]
 _SCTLR = OFFSET["SCTLR_EL1"]
 _CPACR = OFFSET["CPACR_EL1"]
+_MDSCR = OFFSET["MDSCR_EL1"]
+_OSLSR = OFFSET["OSLSR_EL1"]
+_OSDLR = OFFSET["OSDLR_EL1"]
+_DBGBCR = OFFSET["DBGBCR0_EL1"]
+_DBGBVR = OFFSET["DBGBVR0_EL1"]
+_DBGWCR = OFFSET["DBGWCR0_EL1"]
+_DBGWVR = OFFSET["DBGWVR0_EL1"]
 _CTX = OFFSET["CTX"]
 _EXCL_SIZE = OFFSET["EXCL_SIZE"]
 
@@ -95,7 +107,89 @@ def update_ctx(env):
     if el == 0:
         ctx |= (CTX_UCI if sctlr & SCTLR_UCI else 0) | (CTX_DZE if sctlr & SCTLR_DZE else 0) \
             | (CTX_UCT if sctlr & SCTLR_UCT else 0) | (CTX_UMA if sctlr & SCTLR_UMA else 0)
+    if debug_armed(env, el):
+        ctx |= CTX_DEBUG
     env[_CTX] = ctx
+
+
+@njit(cache=True)
+def debug_enabled(env, el):
+    """Debug exceptions from el are enabled: MDSCR_EL1.MDE (for breakpoints and watchpoints),
+    the OS lock and double lock clear, and at EL1 MDSCR_EL1.KDE with PSTATE.D clear."""
+    mdscr = env[_MDSCR]
+    if (mdscr >> 15) & 1 == 0 or env[_OSLSR] & 2 or env[_OSDLR] & 1:
+        return False
+    if el == 1:
+        return (mdscr >> 13) & 1 == 1 and (env[_DAIF] & DAIF_D) == 0
+    return True
+
+
+@njit(cache=True, inline="always")
+def _el_selected(pmc, el):
+    """PMC/PAC field: bit 0 selects EL1, bit 1 EL0."""
+    return (pmc >> (1 - el)) & 1 == 1
+
+
+@njit(cache=True)
+def debug_armed(env, el):
+    """Some enabled breakpoint or watchpoint applies at el (decided when translating; the
+    D mask and the addresses are checked per instruction and per access)."""
+    mdscr = env[_MDSCR]
+    if (mdscr >> 15) & 1 == 0 or env[_OSLSR] & 2 or env[_OSDLR] & 1:
+        return False
+    if el == 1 and (mdscr >> 13) & 1 == 0:
+        return False
+    for n in range(NUM_BRPS):
+        bcr = env[_DBGBCR + n]
+        if bcr & 1 and _el_selected((bcr >> 1) & 3, el):
+            return True
+    for n in range(NUM_WRPS):
+        wcr = env[_DBGWCR + n]
+        if wcr & 1 and _el_selected((wcr >> 1) & 3, el):
+            return True
+    return False
+
+
+@njit(cache=True)
+def breakpoint_hit(env, pc):
+    """An unlinked address-match breakpoint (BT = 0) matches pc at the current EL."""
+    el = env[_EL]
+    if not debug_enabled(env, el):
+        return False
+    for n in range(NUM_BRPS):
+        bcr = env[_DBGBCR + n]
+        if bcr & 1 and _el_selected((bcr >> 1) & 3, el) and (bcr >> 20) & 0xF == 0:
+            if (env[_DBGBVR + n] & 0x0001_FFFF_FFFF_FFFC) == (pc & 0x0001_FFFF_FFFF_FFFC):
+                return True
+    return False
+
+
+@njit(cache=True)
+def watchpoint_hit(env, va, nbytes, el, is_write):
+    """Some enabled watchpoint covers a byte of [va, va+nbytes) for this kind of access."""
+    if not debug_enabled(env, el):
+        return False
+    for n in range(NUM_WRPS):
+        wcr = env[_DBGWCR + n]
+        if wcr & 1 == 0 or not _el_selected((wcr >> 1) & 3, el):
+            continue
+        if ((wcr >> 3) & 3 & (2 if is_write else 1)) == 0:     # LSC
+            continue
+        wvr = env[_DBGWVR + n] & 0x0001_FFFF_FFFF_FFFC
+        mask = (wcr >> 24) & 0x1F
+        if mask:
+            lo = wvr & ~((1 << mask) - 1)
+            if va < lo + (1 << mask) and va + nbytes > lo:
+                return True
+            continue
+        bas = (wcr >> 5) & 0xFF
+        base = wvr & ~7
+        if wvr & 4:                       # a word-aligned DBGWVR uses BAS[3:0] for its word
+            bas = (bas & 0xF) << 4
+        for i in range(8):
+            if (bas >> i) & 1 and va <= base + i < va + nbytes:
+                return True
+    return False
 
 
 @njit(cache=True, inline="always")

@@ -17,6 +17,7 @@ from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
 from ..cpu.state import ENV_SIZE, OFFSET, TLB_ENTRIES
+from .exceptions import ISS_DEBUG, WATCH_MARK, watchpoint_hit
 from ..jit import exits
 from ..jit.native import i64_ptr, u8_ptr
 from ..jit.symbols import export
@@ -48,6 +49,7 @@ SIZE_MASK = 0xFF
 MMU_SHIFT = 8
 MMU_MASK = 0xF
 ALIGN_FLAG = 1 << 12
+DEBUG_FLAG = 1 << 13            # check the watchpoints first
 
 _SCTLR = OFFSET["SCTLR_EL1"]
 _TCR = OFFSET["TCR_EL1"]
@@ -316,9 +318,15 @@ def _translate_data(env, mc, va, nbytes, mmu, acc, align):
 
 
 @njit(cache=True)
-def access(env, envaddr, mc, va, nbytes, mmu, acc, value, align):
+def access(env, envaddr, mc, va, nbytes, mmu, acc, value, align, debug):
     """One data access of nbytes (1..8) at va: the loaded value, or 0 with a fault recorded;
     stores note writes over translated code."""
+    if debug and watchpoint_hit(env, va, nbytes, mmu, acc == ACC_WRITE):
+        # taken before the access: memory is left as it was
+        env[_PENDING] |= exits.PENDING_FAULT
+        env[_EXIT_INFO] = va
+        env[_EXIT_INFO2] = WATCH_MARK | ISS_DEBUG | ((1 << 6) if acc == ACC_WRITE else 0)
+        return 0
     first = PAGE - (va & (PAGE - 1))
     if nbytes > first:
         # crosses a page: both pages must translate before any byte is stored
@@ -384,7 +392,7 @@ def sys_load(envp, va, size):
     env = carray(envp, (ENV_SIZE,))
     mc = carray(i64_ptr(env[_MEM_CTX]), (MC_SIZE,))
     return access(env, _address(envp), mc, va, size & SIZE_MASK, (size >> MMU_SHIFT) & MMU_MASK,
-                  ACC_READ, 0, (size & ALIGN_FLAG) != 0)
+                  ACC_READ, 0, (size & ALIGN_FLAG) != 0, (size & DEBUG_FLAG) != 0)
 
 
 @export
@@ -395,7 +403,7 @@ def sys_store(envp, va, size, value):
     mc = carray(i64_ptr(env[_MEM_CTX]), (MC_SIZE,))
     pending = env[_PENDING] & exits.PENDING_CODE_WRITE
     access(env, _address(envp), mc, va, size & SIZE_MASK, (size >> MMU_SHIFT) & MMU_MASK,
-           ACC_WRITE, value, (size & ALIGN_FLAG) != 0)
+           ACC_WRITE, value, (size & ALIGN_FLAG) != 0, (size & DEBUG_FLAG) != 0)
     if env[_PENDING] & exits.PENDING_FAULT:
         return 1
     if (env[_PENDING] & exits.PENDING_CODE_WRITE) and not pending:

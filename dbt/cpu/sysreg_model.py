@@ -106,7 +106,7 @@ _regs = [
     Reg("MDCCSR_EL0", el=0, store="const", write=False),
     Reg("OSLAR_EL1", read=False, store="call"),
     Reg("OSLSR_EL1", write=False, reset=0b1010),     # OSLM = 0b10, OSLK set at reset
-    Reg("OSDLR_EL1", wmask=1),
+    Reg("OSDLR_EL1", wmask=1, side=True),
     Reg("OSECCR_EL1", wmask=0xFFFF_FFFF),
     Reg("DBGPRCR_EL1", store="const", write=True),
     Reg("DBGCLAIMSET_EL1", store="const", reset=0xFF),

@@ -281,6 +281,9 @@ class VCPU:
         exception."""
         el = int(self.envi[OFFSET["EL"]])
         name = reg.name
+        # the timer outputs are otherwise refreshed between quanta: a guest that polls the
+        # counter and then looks at its interrupt state must see them current
+        self.timer.update()
         if name.startswith("CNT"):
             if el == 0 and not self._el0_timer_allowed(name):
                 self._trap_sysreg(reg, True)
@@ -319,6 +322,7 @@ class VCPU:
         if name == "OSLAR_EL1":
             oslsr = int(env[OFFSET["OSLSR_EL1"]])
             env[OFFSET["OSLSR_EL1"]] = (oslsr & ~2) | ((value & 1) << 1)
+            X.update_ctx(env)
             return True
         if name == "DBGCLAIMCLR_EL1":
             return True
@@ -331,7 +335,7 @@ class VCPU:
                 (name in ("TTBR0_EL1", "TTBR1_EL1") and new != old):
             # the soft TLB is not tagged by ASID or regime: start it afresh
             mmu.flush_all(env)
-        if name in ("SCTLR_EL1", "CPACR_EL1"):
+        if name in ("SCTLR_EL1", "CPACR_EL1", "MDSCR_EL1", "OSDLR_EL1") or name.startswith("DBG"):
             X.update_ctx(env)
         if name == "SCTLR_EL1" and self.log and (old ^ new) & 1:
             self.log("mmu", f"cpu{self.index}: MMU {'on' if new & 1 else 'off'}")

@@ -54,7 +54,10 @@ class CodeCache:
     # MCJIT frees code memory only with its engine: once this many modules have been
     # discarded, the next invalidation starts a fresh engine (QEMU flushes its code buffer when
     # full for the same reason)
-    MAX_DEAD_MODULES = 4096
+    MAX_DEAD_MODULES = 16384
+    # each linked object costs the process a few memory mappings, and Linux allows 65530
+    # by default: past this many objects the engine is recycled before the next link
+    MAX_OBJECTS = 12000
 
     def __init__(self, translator, codegen_opt: int = 0, size: int = 1 << 14, disk=None):
         """disk: a DiskCache to load and keep compiled blocks (None: compile everything)."""
@@ -66,6 +69,7 @@ class CodeCache:
         self.codegen_opt = codegen_opt
         self._new_engine()
         self.dead_modules = 0
+        self.objects = 0
         self.flushes = 0
         self.blocks: dict[tuple, Block] = {}
         self.by_page: dict[int, set] = defaultdict(set)
@@ -105,6 +109,31 @@ class CodeCache:
         self.keys_pc[h] = spc
         self.keys_ctx[h] = block.ctx
         self.fns[h] = block.fn
+
+    def _home(self, spc, ctx):
+        return ((spc >> 2) ^ (spc >> 17) ^ ctx) & (self.keys_pc.shape[0] - 1)
+
+    def _remove(self, pc, ctx):
+        """Delete one key, shifting later members of its probe run back into the hole (linear
+        probing needs no tombstones then): O(run length), not a rebuild."""
+        h, _ = self._slot_index(pc, ctx)
+        if self.fns[h] == 0:
+            return
+        mask = self.keys_pc.shape[0] - 1
+        hole = h
+        j = (h + 1) & mask
+        while self.fns[j] != 0:
+            home = self._home(int(self.keys_pc[j]), int(self.keys_ctx[j]))
+            # move j into the hole unless its home lies cyclically in (hole, j]
+            if (j - home) & mask >= (j - hole) & mask:
+                self.keys_pc[hole] = self.keys_pc[j]
+                self.keys_ctx[hole] = self.keys_ctx[j]
+                self.fns[hole] = self.fns[j]
+                hole = j
+            j = (j + 1) & mask
+        self.keys_pc[hole] = 0
+        self.keys_ctx[hole] = 0
+        self.fns[hole] = 0
 
     def _rehash(self, size):
         self._alloc(size)
@@ -198,6 +227,8 @@ class CodeCache:
         the JIT's memory manager makes far below the kernel's limit."""
         import time
         t0 = time.perf_counter()
+        if self.objects >= self.MAX_OBJECTS:
+            self.flush()
         block = self._region_from_disk(pc, ctx)
         if block is not None:
             return block
@@ -315,6 +346,7 @@ class CodeCache:
         return self.tm.emit_object(module)
 
     def _link(self, obj: bytes):
+        self.objects += 1
         self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
 
@@ -341,6 +373,7 @@ class CodeCache:
             ctypes.c_int64.from_address(addr).value = 0
 
     def _drop(self, key):
+        self._remove(*key)
         block = self.blocks.pop(key)
         self._unlink_into(key)
         for addr, target in block.own_slots:
@@ -364,8 +397,6 @@ class CodeCache:
             self._drop(key)
         if self.dead_modules > self.MAX_DEAD_MODULES:
             self.flush()
-        elif keys:
-            self._rehash(self.keys_pc.shape[0])
         return len(keys)
 
     def code_pages(self):
@@ -381,5 +412,6 @@ class CodeCache:
         self._new_engine()
         self.loaded_names.clear()
         self.dead_modules = 0
+        self.objects = 0
         self.flushes += 1
         self._rehash(self.keys_pc.shape[0])

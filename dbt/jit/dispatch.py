@@ -45,6 +45,7 @@ def run(env, env_addr, keys_pc, keys_ctx, fns, ctx):
 
 
 _CTX = OFFSET["CTX"]
+_EL = OFFSET["EL"]
 _IL = OFFSET["PSTATE_IL"]
 _SS = OFFSET["PSTATE_SS"]
 _DAIF = OFFSET["DAIF"]
@@ -94,6 +95,11 @@ def run_system(env, env_addr, keys_pc, keys_ctx, fns, mc):
                 X.sync_exception(env, X.EC_IABT, fsc, pc, pc, True)
                 code = exits.LOOKUP
                 continue
+        if ctx & X.CTX_DEBUG and X.breakpoint_hit(env, pc):
+            X.take_exception(env, X.VEC_SYNC, ((X.EC_BREAKPOINT_LOWER + env[_EL]) << 26) | X.IL
+                             | X.ISS_DEBUG, 0, pc, False)
+            code = exits.LOOKUP
+            continue
         host = env[(add1 if mmu else add0) + idx] + pc
         phys = host - mc[mmu_mod.MC_RAM_HOST] + mc[mmu_mod.MC_RAM_BASE]
         key = (phys & ~0xFFF) | ctx
@@ -125,7 +131,11 @@ def finish_exit(env, code):
         X.sync_exception(env, X.EC_BRK, env[_INFO] & 0xFFFF, 0, env[_PC], False)
     elif code == exits.FAULT and (env[_PENDING] & exits.PENDING_CODE_WRITE) == 0:
         env[_PENDING] = 0
-        X.sync_exception(env, X.EC_DABT, env[_INFO2], env[_INFO], env[_PC], True)
+        if env[_INFO2] & X.WATCH_MARK:
+            X.take_exception(env, X.VEC_SYNC, ((X.EC_WATCHPOINT_LOWER + env[_EL]) << 26) | X.IL
+                             | (env[_INFO2] & 0xFFFFFF), env[_INFO], env[_PC], True)
+        else:
+            X.sync_exception(env, X.EC_DABT, env[_INFO2], env[_INFO], env[_PC], True)
     elif code == exits.ERET:
         X.exception_return(env)
         if env[_SS] != 0 or _interrupt_ready(env):

@@ -23,7 +23,11 @@ class SharedCode:
         if single_step:
             return self.cache.translate(pc, key, single_step=True)
         before = set(self.cache.blocks)
+        flushes = self.cache.flushes
         block = self.cache.translate_region(pc, key)
+        if self.cache.flushes != flushes:
+            self.phys.clear_all_code()
+            before = set()
         new = [b for k, b in self.cache.blocks.items() if k not in before] \
             if len(self.cache.blocks) - len(before) > 1 else [block]
         self.phys.mark_code([(b.phys, b.phys + (b.end - b.pc)) for b in new])

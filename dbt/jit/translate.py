@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cpu.exceptions import (CTX_ALIGN, CTX_EL, CTX_FP_TRAP, CTX_MMU_OFF, CTX_SYSTEM, EC_FP, IL,
-                              ISS_FP_TRAP)
+from ..cpu.exceptions import (CTX_ALIGN, CTX_DEBUG, CTX_EL, CTX_FP_TRAP, CTX_MMU_OFF, CTX_SYSTEM,
+                              EC_FP, IL, ISS_FP_TRAP)
 from ..cpu.state import GPR, OFFSET, VREG
 from ..frontend.semantics import HANDLERS
 from ..frontend.semantics.system import uses_fp
@@ -67,6 +67,9 @@ class BlockBuilder:
         # accesses that must be aligned: Device memory (MMU off) or SCTLR_EL1.A
         self.aligned = bool(ctx & (CTX_MMU_OFF | CTX_ALIGN))
         self.align_check = bool(ctx & CTX_ALIGN)
+        # breakpoints/watchpoints armed: the dispatcher sees every instruction, the slow path
+        # every access
+        self.debug = bool(ctx & CTX_DEBUG)
         self.mem = mem
         self.exits: list[ExitSite] = []
         self.slots: dict[str, int] = {}
@@ -157,13 +160,17 @@ class BlockBuilder:
     def tlb_lookup(self, va: Value, nbytes: int, kind: str):
         """(hit, host address) in this block's TLB (its MMU index); with the MMU off every
         access is to Device memory, so only aligned ones may take the fast path."""
-        return self.e.tlb_lookup(va, nbytes, f"TLB{self.mmu}_{kind}", aligned=self.aligned)
+        hit, host = self.e.tlb_lookup(va, nbytes, f"TLB{self.mmu}_{kind}", aligned=self.aligned)
+        if self.debug:
+            hit = self.e.c(I1, 0)
+        return hit, host
 
     def _size_arg(self, nbytes):
         """The slow paths' size argument: in system mode it also names the MMU index."""
         if not self.system:
             return self.e.c(I64, nbytes)
-        return self.e.c(I64, nbytes | (self.mmu << MMU_SHIFT) | (ALIGN_FLAG if self.align_check else 0))
+        return self.e.c(I64, nbytes | (self.mmu << MMU_SHIFT) | (ALIGN_FLAG if self.align_check else 0)
+                        | (DEBUG_FLAG if self.debug else 0))
 
     def load(self, va: Value, nbytes: int) -> Value:
         """Load nbytes (1..16) at va, little-endian, as an integer of that size."""
@@ -237,7 +244,7 @@ class BlockBuilder:
         """Direct branch to a constant address: a chainable exit, or, for a branch back to
         the block's own start, a loop inside the block (guest registers stay in host
         registers across iterations; the budget is still charged and checked each time)."""
-        if target == self.start_pc and not self.single_step:
+        if target == self.start_pc and not self.single_step and not self.debug:
             e = self.e
             again, leave = e.label("again"), e.label("leave")
             budget = e.env_load(OFFSET["BUDGET"])
@@ -246,7 +253,7 @@ class BlockBuilder:
             e.env_store(OFFSET["BUDGET"], e.sub(budget, e.c(I64, self.index + 1)))
             e.br("I0")
             e.start(leave)
-        if self.system and (target ^ self.start_pc) >> 12:
+        if self.system and ((target ^ self.start_pc) >> 12 or self.debug):
             # another page may map elsewhere by the time this runs: look it up each time
             self.e.br(self.exit_label(exits.LOOKUP, target & 0xFFFFFFFFFFFFFFFF, self.index + 1))
             return
@@ -342,6 +349,7 @@ PHYS_MASK = ~0xFFF
 # the system slow paths' size argument: nbytes | MMU index << MMU_SHIFT | ALIGN_FLAG
 MMU_SHIFT = 8
 ALIGN_FLAG = 1 << 12
+DEBUG_FLAG = 1 << 13
 
 
 def block_phys(pc: int, ctx: int) -> int:
@@ -409,7 +417,7 @@ class Translator:
             pc += 4
             if ended:
                 break
-            if single_step or n >= MAX_INSNS or (pc & 0xFFF) == 0:
+            if single_step or n >= MAX_INSNS or (pc & 0xFFF) == 0 or t.debug:
                 t.goto(pc) if not single_step else t.exit(exits.STEP, pc=pc)
                 break
         ir = t.finish(n)
