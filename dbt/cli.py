@@ -120,6 +120,7 @@ def boot(args) -> int:
     def log(category, text):
         if category in items:
             logfile.write(f"{text}\n")
+    log.items = items
 
     from .machine.boot import BootError, boot as load
     from .machine.virt import Machine, MachineConfig

@@ -1,12 +1,13 @@
-"""The bare-metal test guests (tests/guests/) under QEMU, the reference they were written
+"""The bare-metal test guests (tests/guests/) under QEMU, the reference they are written
 against: each is built with the cross compiler, run under
 
-    qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a57 -smp N -m 256M -nographic \
+    qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a57 -smp N -m 256M -nographic \\
         -no-reboot -nic none -kernel GUEST.elf
 
 and must end its UART output with PASS and leave QEMU with exit code 0 (PSCI SYSTEM_OFF).
-The same binaries are meant to run unchanged under `dbt-vm boot --kernel GUEST.elf` with the
-same output byte for byte, which is why the output must also be the same from run to run."""
+The same binaries are meant to run unchanged under `dbt-vm boot --kernel GUEST.elf --smp N
+--memory 256M` and print the same bytes, which is why the output must also be the same from
+one QEMU run to the next."""
 from __future__ import annotations
 
 import shutil
@@ -24,6 +25,7 @@ pytestmark = [
                                           "installed"),
     pytest.mark.skipif(QEMU_SYSTEM is None, reason="qemu-system-aarch64 is not installed"),
 ]
+IDS = [g.name for g in GUESTS]
 
 
 @pytest.fixture(scope="module")
@@ -31,57 +33,61 @@ def outdir(tmp_path_factory):
     return tmp_path_factory.mktemp("guests")
 
 
-_runs: dict = {}
-
-
-def run_qemu(image, smp: int) -> tuple[int, str]:
-    cmd = qemu_command(image, smp, QEMU_SYSTEM)
+def run_qemu(image, smp: int, *extra: str) -> tuple[int, str, str]:
+    """-> (exit code, UART output, QEMU's stderr)"""
+    cmd = qemu_command(image, smp, QEMU_SYSTEM) + list(extra)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode(errors="replace")
         pytest.fail(f"{' '.join(cmd)}: no SYSTEM_OFF within {TIMEOUT} s; output so far:\n{out}")
-    return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
 
 def lines(out: str) -> list[str]:
     return [ln.rstrip("\r") for ln in out.split("\n") if ln.strip()]
 
 
-def assert_pass(rc: int, out: str) -> None:
+def assert_pass(rc: int, out: str, err: str = "") -> None:
     got = lines(out)
-    assert got, "no output at all"
+    assert got, f"no output at all (exit code {rc}):\n{err}"
     failures = [ln for ln in got if ln.startswith("FAIL") or "check failed" in ln]
-    assert not failures and got[-1] == "PASS", "guest did not pass:\n" + out
-    assert rc == 0, f"exit code {rc}:\n{out}"
+    assert not failures and got[-1] == "PASS", f"guest did not pass:\n{out}\n{err}"
+    assert rc == 0, f"exit code {rc}:\n{out}\n{err}"
 
 
-@pytest.mark.parametrize("guest", GUESTS, ids=[g.name for g in GUESTS])
+_first_output: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("guest", GUESTS, ids=IDS)
 def test_guest_passes_under_qemu(guest, outdir):
     elf = build_guest(guest.name, outdir)
-    rc, out = run_qemu(elf, guest.smp)
-    _runs[guest.name] = out
-    assert_pass(rc, out)
+    rc, out, err = run_qemu(elf, guest.smp)
+    _first_output[guest.name] = out
+    assert_pass(rc, out, err)
 
 
-@pytest.mark.parametrize("guest", GUESTS, ids=[g.name for g in GUESTS])
+@pytest.mark.parametrize("guest", GUESTS, ids=IDS)
 def test_guest_output_is_deterministic(guest, outdir):
-    """A second run prints the same bytes: nothing time- or scheduling-dependent is printed,
-    so the output can be compared with dbt-vm's byte for byte."""
+    """Another run, this time with a single round-robin TCG thread and an instruction-counted
+    clock (-icount), prints the same bytes as the default multi-threaded run: nothing that
+    depends on time or scheduling is printed, so the output can be compared with dbt-vm's byte
+    for byte."""
     elf = build_guest(guest.name, outdir)
-    first = _runs.get(guest.name)
+    first = _first_output.get(guest.name)
     if first is None:
         first = run_qemu(elf, guest.smp)[1]
-    second = run_qemu(elf, guest.smp)[1]
+    rc, second, err = run_qemu(elf, guest.smp, "-icount", "shift=4")
+    assert_pass(rc, second, err)
     assert second == first
 
 
 def test_canary_fails(outdir):
-    """A guest with a check that cannot hold ends in FAIL: the harness can see a failure."""
+    """A guest whose check cannot hold ends in FAIL: a failing check reaches the harness."""
     elf = build_guest(CANARY.name, outdir)
-    rc, out = run_qemu(elf, CANARY.smp)
+    rc, out, err = run_qemu(elf, CANARY.smp)
     got = lines(out)
-    assert rc == 0, out
+    assert rc == 0, err
     assert got and got[-1].startswith("FAIL: canary"), out
     with pytest.raises(AssertionError):
         assert_pass(rc, out)
@@ -90,11 +96,9 @@ def test_canary_fails(outdir):
 @pytest.mark.skipif(OBJCOPY is None, reason="aarch64-linux-gnu-objcopy is not installed")
 @pytest.mark.parametrize("name", ["exceptions", "psci"])
 def test_raw_binary_image_passes(name, outdir):
-    """The raw-binary form, loaded by QEMU at RAM base + 0x80000 as a kernel image, runs the
-    same and prints the same as the ELF."""
+    """The raw-binary form, which QEMU loads at RAM base + 0x80000 as a kernel image and enters
+    through its boot stub, runs and prints the same as the ELF."""
     guest = next(g for g in GUESTS if g.name == name)
-    binary = build_guest_bin(name, outdir)
-    rc, out = run_qemu(binary, guest.smp)
-    assert_pass(rc, out)
-    rc_elf, out_elf = run_qemu(build_guest(name, outdir), guest.smp)
-    assert out == out_elf
+    rc, out, err = run_qemu(build_guest_bin(name, outdir), guest.smp)
+    assert_pass(rc, out, err)
+    assert out == run_qemu(build_guest(name, outdir), guest.smp)[1]

@@ -58,6 +58,7 @@ RUNTIME_FIELDS = [
     ("FIQ_LINE", 1),
     ("BUDGET_TAKEN", 1),      # instructions taken from BUDGET by exit requests
     ("MMIO_STATUS", 1),       # set by the MMIO callback when nothing answers an address
+    ("TRACE", 1),             # -d int: exceptions go to Python (to be logged) before being taken
     # the VA range covered by block/large pages in each TLB, so TLBI by VA knows when a
     # single entry is not enough
     ("TLB0_LARGE_LO", 1), ("TLB0_LARGE_HI", 1), ("TLB1_LARGE_LO", 1), ("TLB1_LARGE_HI", 1),

@@ -54,7 +54,8 @@ class VCPU:
         self.event = False          # the WFE event register
         self.executed = 0
         self.log = None             # callable(category, text) for -d
-        self.single_step = False
+        self.trace = False          # -d int: log synchronous exceptions too
+        self.single_step = False    # -d exec: one instruction at a time, each logged
         phys.attach(self.envi, self)
         self.reset()
 
@@ -73,6 +74,7 @@ class VCPU:
         self.env[_PC] = np.uint64(entry & 0xFFFF_FFFF_FFFF_FFFF)
         self.env[OFFSET["X0"]] = np.uint64(context_id & 0xFFFF_FFFF_FFFF_FFFF)
         env[OFFSET["MEM_CTX"]] = self.phys.mc.ctypes.data
+        env[OFFSET["TRACE"]] = 1 if self.trace else 0
         flush_tlb(self.env)
         X.update_ctx(env)
         self.event = False
@@ -174,6 +176,22 @@ class VCPU:
                 r = finish_exit(env, r)
         if r in (exits.CODE_WRITE, exits.IRQ_CHECK, exits.LOOKUP, exits.STEP):
             return None
+        if r in (exits.SVC, exits.EXCEPTION, exits.UNDEFINED, exits.BRK, exits.FAULT,
+                 exits.ERET):
+            # only under -d int: the dispatcher left the exception to be logged here
+            pc = int(self.env[_PC])
+            what = exits.NAMES[r].lower()
+            r = finish_exit(env, r)
+            if self.log and what == "eret":
+                self.log("int", f"cpu{self.index}: eret at pc {pc:#x} -> pc "
+                                f"{int(self.env[_PC]):#x} el{int(env[OFFSET['EL']])}")
+            elif self.log:
+                self.log("int", f"cpu{self.index}: {what} at pc {pc:#x}: esr "
+                                f"{int(self.env[OFFSET['ESR_EL1']]):#010x} far "
+                                f"{int(self.env[OFFSET['FAR_EL1']]):#x} -> pc "
+                                f"{int(self.env[_PC]):#x} el{int(env[OFFSET['EL']])}")
+            if r in (exits.LOOKUP, exits.IRQ_CHECK):
+                return None
         if r == exits.SYSTEM:
             return self._system(int(env[OFFSET["EXIT_INFO"]]) & 0xFFFF_FFFF)
         if r in (exits.HVC, exits.SMC):
@@ -202,6 +220,8 @@ class VCPU:
             return exits.LOOKUP
         key = ((host - self.phys.ram.ctypes.data + self.phys.ram_base) & ~0xFFF) \
             | int(env[OFFSET["CTX"]])
+        if self.single_step and self.log:
+            self.log("exec", f"cpu{self.index}: pc {pc:#018x} el{el}")
         block = self.code.translate(pc, key, single_step=True)
         r = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(block.fn)(self.env_addr)
         self.code.cache.discard(block)

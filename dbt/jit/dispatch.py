@@ -45,6 +45,7 @@ def run(env, env_addr, keys_pc, keys_ctx, fns, ctx):
 
 
 _CTX = OFFSET["CTX"]
+_TRACE = OFFSET["TRACE"]
 _EL = OFFSET["EL"]
 _IL = OFFSET["PSTATE_IL"]
 _SS = OFFSET["PSTATE_SS"]
@@ -112,6 +113,8 @@ def run_system(env, env_addr, keys_pc, keys_ctx, fns, mc):
         code = call_block(f, env_addr)
         if code == exits.LOOKUP or code == exits.LINK:
             continue
+        if env[_TRACE] != 0:
+            return code
         code = finish_exit(env, code)
         if code != exits.LOOKUP:
             return code

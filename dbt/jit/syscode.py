@@ -18,6 +18,8 @@ class SharedCode:
         self.translator = Translator(decoder(), phys, phys.fetch)
         disk = DiskCache.shared() if disk_cache and DiskCache.enabled() else None
         self.cache = CodeCache(self.translator, disk=disk)
+        self.log_asm = None         # -d in_asm: callable(text) for each new block
+        self._disasm = None
 
     def translate(self, pc: int, key: int, single_step: bool = False):
         if single_step:
@@ -31,7 +33,20 @@ class SharedCode:
         new = [b for k, b in self.cache.blocks.items() if k not in before] \
             if len(self.cache.blocks) - len(before) > 1 else [block]
         self.phys.mark_code([(b.phys, b.phys + (b.end - b.pc)) for b in new])
+        if self.log_asm is not None:
+            for b in new:
+                self._log_block(b)
         return block
+
+    def _log_block(self, b):
+        from ..frontend.disasm import Disassembler
+        if self._disasm is None:
+            self._disasm = Disassembler(self.translator.decoder)
+        lines = [f"IN: pc {b.pc:#x} (phys {b.phys:#x}, ctx {b.ctx & 0xFFF:#x})"]
+        for off in range(0, b.end - b.pc, 4):
+            word = self.phys.fetch(b.phys + off)
+            lines.append(f"  {b.pc + off:#018x}:  {word:08x}  {self._disasm.text(word, b.pc + off)}")
+        self.log_asm("\n".join(lines))
 
     def apply_code_writes(self):
         """Python-side writes (loaders, devices) that went over translated code."""

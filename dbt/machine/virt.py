@@ -11,6 +11,7 @@ import select
 import time
 from dataclasses import dataclass
 
+from ..cpu.state import OFFSET
 from ..cpu.timer import Clock
 from ..cpu.vcpu import VCPU, RunResult
 from ..gicv3 import GICv3
@@ -69,8 +70,14 @@ class Machine:
         self.code = SharedCode(self.phys, disk_cache=config.disk_cache)
         self.cpus = [VCPU(i, self.mpidrs[i], self.phys, self.code, self.clock, self.gic,
                           self._psci) for i in range(config.maxcpus)]
+        items = getattr(log, "items", ())
+        if "in_asm" in items:
+            self.code.log_asm = lambda text: log("in_asm", text)
         for cpu in self.cpus:
             cpu.log = log
+            cpu.trace = "int" in items
+            cpu.single_step = "exec" in items
+            cpu.envi[OFFSET["TRACE"]] = 1 if cpu.trace else 0
             self.gic.irq_out[cpu.index] = cpu.set_irq_line
             self.gic.fiq_out[cpu.index] = lambda level, c=cpu: c.set_irq_line(level, fiq=True)
         self._plugged = [i < config.smp for i in range(config.maxcpus)]

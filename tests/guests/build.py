@@ -49,10 +49,12 @@ class Guest:
 
 
 GUESTS = [
-    Guest("exceptions", 1, "EL1 entry state, UNDEF/BRK/SVC/HVC syndromes, ELR/SPSR/FAR, ERET "
-                           "restoring NZCV, vector offsets for SP0/SPx/lower EL, EL0 traps"),
+    Guest("exceptions", 1, "EL1 entry state; UDF, BRK, SVC, data abort and PC alignment "
+                           "syndromes with ELR/FAR/SPSR; ERET restoring NZCV; vector offsets "
+                           "for SP0, SPx and lower EL; EL0 via ERET and back by SVC; EL0 traps"),
     Guest("mmu4k", 1, "4K granule, 48-bit TTBR0 and 39-bit TTBR1, blocks and pages, AF, "
-                      "permission and translation faults with levels, FAR, AT, TLBI, ASIDs"),
+                      "permission and translation faults with levels, FAR, AT, TLBI, ASIDs, "
+                      "PXN/UXN, SCTLR.A"),
     Guest("mmu64k", 1, "the same with a 64K granule (42-bit TTBR1), 64K page offsets"),
     Guest("timer", 1, "CNTFRQ/CNTVCT/CNTPCT, CVAL/TVAL, ISTATUS/IMASK, virtual and physical "
                       "timer PPIs through the GIC, IRQ at EL1 and from EL0, CNTKCTL EL0 traps"),
@@ -63,15 +65,16 @@ GUESTS = [
     Guest("psci", 4, "VERSION, FEATURES, MIGRATE_INFO_TYPE, CPU_ON with context id in x0, "
                      "entry state, ALREADY_ON, INVALID_PARAMS, AFFINITY_INFO, CPU_OFF, re-ON"),
     Guest("wfi", 2, "WFI wakes on a pending masked interrupt, ISR_EL1, a secondary sleeping "
-                    "in WFI until an SGI, WFE/SEV/SEVL"),
+                    "in WFI until an SGI or its own timer, WFE/SEV/SEVL"),
     Guest("extabort", 1, "loads, stores and fetches at an unmapped physical address take "
-                         "synchronous external aborts, from EL1 and EL0"),
+                         "synchronous external aborts, from EL1 and EL0, MMU off and on, and "
+                         "on a translation table walk (also for AT)"),
     Guest("debug", 1, "software step, hardware breakpoint and watchpoints from EL0 with their "
                       "syndromes"),
     Guest("uart", 1, "PL011 PrimeCell IDs, flags, control register, TX interrupt on INTID 33 "
                      "through the GIC"),
-    Guest("sysregs", 1, "ID registers, DC ZVA and DCZID, SP_EL0/SPSel, DAIF, exclusive "
-                        "monitor, FP trap, alignment checks, EL0 access traps"),
+    Guest("sysregs", 1, "ID registers, DC ZVA and DCZID, SP_EL0/SPSel, DAIF, NZCV, exclusive "
+                        "monitor, FP trap, TPIDR*, SCTLR UCT/DZE/UCI traps, illegal ERET"),
 ]
 BY_NAME = {g.name: g for g in GUESTS}
 # a guest that must print FAIL: proves a failing check reaches the end of the output
@@ -143,6 +146,12 @@ def qemu_command(kernel, smp: int, qemu: str = "qemu-system-aarch64") -> list[st
     """The reference command line the guests are written against."""
     return [qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-smp", str(smp),
             "-m", MEMORY, "-nographic", "-no-reboot", "-nic", "none", "-kernel", str(kernel)]
+
+
+def dbt_vm_command(kernel, smp: int) -> list[str]:
+    """The same run under dbt-vm, as issue 3 specifies its CLI (for the comparison loop)."""
+    return [sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(kernel), "--smp", str(smp),
+            "--memory", MEMORY]
 
 
 if __name__ == "__main__":

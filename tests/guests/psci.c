@@ -101,6 +101,9 @@ int main(void)
     r = psci_call(PSCI_FEATURES, 0x840000ffUL, 0, 0);
     print("FEATURES(0x840000ff) = %ld\n", r);
     CHECK_EQ(r, PSCI_NOT_SUPPORTED, "PSCI_FEATURES of an unknown function");
+    r = psci_call(0x8400001fUL, 0, 0, 0);              /* unassigned PSCI function id */
+    print("call 0x8400001f = %ld\n", r);
+    CHECK_EQ(r, PSCI_NOT_SUPPORTED, "an unassigned PSCI function");
     r = psci_call(PSCI_MIGRATE_INFO_TYPE, 0, 0, 0);
     print("MIGRATE_INFO_TYPE = %ld\n", r);
     CHECK_EQ(r, 2, "MIGRATE_INFO_TYPE (no Trusted OS)");

@@ -111,10 +111,10 @@ int main(void)
     isb();
     u64 cval = read_sysreg(cntv_cval_el0);
     int wakes = 0;
-    while (!(read_sysreg(isr_el1) & 0x80) && wakes < 1000) {
+    do {                          /* at least one WFI, even if a slow emulator got here late */
         wakes++;
         wfi();
-    }
+    } while (!(read_sysreg(isr_el1) & 0x80) && wakes < 1000);
     u64 now = cntvct();
     print("wfi, I masked: woke after deadline %d, wake-ups %d, ISR_EL1 %lx, taken %u\n",
           now >= cval, wakes, read_sysreg(isr_el1), irqs[0]);

@@ -286,6 +286,8 @@ void delay_us(u64 us)
 {
     u64 f = cntfrq(), start = cntvct();
     u64 ticks = us * (f / 1000000) + (us * (f % 1000000)) / 1000000;
+    /* YIELD: a hint, but it lets a round-robin emulator (QEMU with -icount) run the other
+     * CPUs while this one waits for them */
     while (cntvct() - start < ticks)
-        ;
+        asm volatile("yield" ::: "memory");
 }
