@@ -26,11 +26,25 @@ class Clock:
         self.instructions = 0        # retired by all vCPUs (icount)
         self.skipped_ns = 0          # icount: idle time jumped over
         self.t0 = time.monotonic_ns()
+        self.paused_at = None        # host time: the clock stands still while code compiles
 
     def ns(self) -> int:
         if self.icount:
             return self.instructions * NS_PER_INSN + self.skipped_ns
-        return time.monotonic_ns() - self.t0
+        now = self.paused_at if self.paused_at is not None else time.monotonic_ns()
+        return now - self.t0
+
+    def pause(self):
+        """Stop guest time (host-time mode) while the emulator does work the guest must not
+        see as its own time passing: translating code.  Otherwise a first boot, which
+        compiles for minutes, looks to the guest like CPUs stuck for minutes."""
+        if not self.icount and self.paused_at is None:
+            self.paused_at = time.monotonic_ns()
+
+    def resume(self):
+        if self.paused_at is not None:
+            self.t0 += time.monotonic_ns() - self.paused_at
+            self.paused_at = None
 
     def ticks(self) -> int:
         return self.ns() * CNTFRQ // 1_000_000_000

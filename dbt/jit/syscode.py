@@ -13,8 +13,9 @@ from .translate import Translator
 
 
 class SharedCode:
-    def __init__(self, phys, disk_cache: bool = True):
+    def __init__(self, phys, disk_cache: bool = True, clock=None):
         self.phys = phys
+        self.clock = clock          # paused while compiling (see Clock.pause)
         self.translator = Translator(decoder(), phys, phys.fetch)
         disk = DiskCache.shared() if disk_cache and DiskCache.enabled() else None
         self.cache = CodeCache(self.translator, disk=disk)
@@ -24,14 +25,17 @@ class SharedCode:
     def translate(self, pc: int, key: int, single_step: bool = False):
         if single_step:
             return self.cache.translate(pc, key, single_step=True)
-        before = set(self.cache.blocks)
         flushes = self.cache.flushes
-        block = self.cache.translate_region(pc, key)
+        if self.clock is not None:
+            self.clock.pause()
+        try:
+            block = self.cache.translate_region(pc, key)
+        finally:
+            if self.clock is not None:
+                self.clock.resume()
         if self.cache.flushes != flushes:
             self.phys.clear_all_code()
-            before = set()
-        new = [b for k, b in self.cache.blocks.items() if k not in before] \
-            if len(self.cache.blocks) - len(before) > 1 else [block]
+        new = self.cache.last_new
         self.phys.mark_code([(b.phys, b.phys + (b.end - b.pc)) for b in new])
         if self.log_asm is not None:
             for b in new:

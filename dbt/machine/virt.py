@@ -67,7 +67,7 @@ class Machine:
         self.uart = PL011(self.serial.write, lambda level: self.gic.set_irq(uart.intid, level))
         self.phys.map_device(uart.base, uart.size, self.uart)
         self.console = CharFrontend(self.serial, self.uart)
-        self.code = SharedCode(self.phys, disk_cache=config.disk_cache)
+        self.code = SharedCode(self.phys, disk_cache=config.disk_cache, clock=self.clock)
         self.cpus = [VCPU(i, self.mpidrs[i], self.phys, self.code, self.clock, self.gic,
                           self._psci) for i in range(config.maxcpus)]
         items = getattr(log, "items", ())
