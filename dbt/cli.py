@@ -103,10 +103,14 @@ def boot(args) -> int:
     if bad:
         raise UsageError(f"-d: unknown log item '{bad[0]}' (known: {', '.join(LOG_ITEMS)})")
     if args.kernel is None:
-        from .machine.guest import fetch_default_guest
-        kernel_path, initrd_path = fetch_default_guest(progress=True)
+        # the acceptance guest, fetched once into the user's cache
+        from .machine.guest import DEFAULT_APPEND, GuestFetchError, fetch_default_guest
+        try:
+            kernel_path, initrd_path = fetch_default_guest(progress=True)
+        except GuestFetchError as exc:
+            raise UsageError(f"no --kernel given and the default guest is unavailable: {exc}")
         args.initrd = args.initrd or initrd_path
-        args.append = args.append or "console=ttyAMA0"
+        args.append = args.append or DEFAULT_APPEND
     else:
         kernel_path = args.kernel
     kernel = _read(kernel_path, "kernel")

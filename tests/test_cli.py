@@ -1,0 +1,103 @@
+"""`dbt-vm` command-line errors: each is one line on stderr and exit code 2, before any
+guest runs; and the happy path of a tiny ELF guest powering off with exit code 0."""
+import subprocess
+import sys
+
+import pytest
+
+from support import CC, needs_cc
+
+
+def dbt_vm(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "dbt.cli", *map(str, args)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=timeout)
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dbt-vm: "), r.stderr
+    for w in words:
+        assert w in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory):
+    if CC is None:
+        pytest.skip("no cross compiler")
+    d = tmp_path_factory.mktemp("hello")
+    (d / "hello.S").write_text("""
+    .global _start
+_start:
+    ldr x1, =0x09000000
+    adr x2, msg
+1:  ldrb w3, [x2], #1
+    cbz w3, 2f
+    str w3, [x1]
+    b 1b
+2:  ldr x0, =0x84000008      // PSCI SYSTEM_OFF
+    hvc #0
+    b .
+msg: .asciz "hello from the virt board\\n"
+""")
+    exe = d / "hello.elf"
+    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
+                    "-o", str(exe), str(d / "hello.S")], check=True)
+    return exe
+
+
+def test_missing_kernel_file():
+    one_line_error(dbt_vm("boot", "--kernel", "/nonexistent/Image"), "cannot read kernel",
+                   "/nonexistent/Image")
+
+
+def test_unreadable_kernel(tmp_path):
+    d = tmp_path / "dir"
+    d.mkdir()
+    one_line_error(dbt_vm("boot", "--kernel", d), "cannot read kernel")
+
+
+def test_unknown_option():
+    one_line_error(dbt_vm("boot", "--frobnicate"), "--frobnicate")
+
+
+def test_unknown_command():
+    one_line_error(dbt_vm("launch"), "launch")
+
+
+def test_smp_above_maxcpus(hello):
+    one_line_error(dbt_vm("boot", "--kernel", hello, "--smp", "4", "--maxcpus", "2"),
+                   "--smp 4", "--maxcpus 2")
+    one_line_error(dbt_vm("boot", "--kernel", hello, "--smp", "cpus=3,maxcpus=2"), "--maxcpus 2")
+
+
+@pytest.mark.parametrize("size", ["lots", "12Q", "-5M", ""])
+def test_memory_size_that_does_not_parse(hello, size):
+    one_line_error(dbt_vm("boot", "--kernel", hello, "--memory", size), "--memory")
+
+
+def test_kernel_too_big_for_memory(tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (40 << 20))
+    one_line_error(dbt_vm("boot", "--kernel", big, "--memory", "32M"), "does not fit")
+
+
+def test_bad_log_item(hello):
+    one_line_error(dbt_vm("boot", "--kernel", hello, "-d", "everything"), "everything")
+
+
+@needs_cc
+def test_elf_guest_powers_off_with_exit_code_0(hello):
+    r = dbt_vm("boot", "--kernel", hello)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from the virt board\n"
+
+
+@needs_cc
+def test_serial_to_file(hello, tmp_path):
+    out = tmp_path / "console.txt"
+    r = dbt_vm("boot", "--kernel", hello, "--serial", f"file:{out}")
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "hello from the virt board\n"
