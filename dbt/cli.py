@@ -80,6 +80,8 @@ def _boot_parser(sub):
     p.add_argument("-D", dest="logfile", help="write the -d log here (default stderr)")
     p.add_argument("--no-disk-cache", action="store_true",
                    help="do not read or write the on-disk translated-code cache")
+    p.add_argument("--stats", action="store_true",
+                   help="print guest instructions, blocks and compile time on stderr at exit")
     return p
 
 
@@ -145,6 +147,11 @@ def boot(args) -> int:
         why = machine.run()
     finally:
         machine.serial.close()
+        if args.stats:
+            c = machine.code.cache
+            print(f"stats: {sum(cpu.executed for cpu in machine.cpus)} guest instructions, "
+                  f"{len(c.compile_seconds)} blocks translated in {sum(c.compile_seconds):.2f} s, "
+                  f"{c.disk_hits} regions from the disk cache", file=sys.stderr)
     if why == "poweroff":
         return 0
     print(f"{PROG}: guest stopped ({why})", file=sys.stderr)

@@ -132,6 +132,21 @@ def build_guest(name: str, outdir, smp: int | None = None) -> Path:
     return elf
 
 
+def build_source(src, outdir, name: str, defines=()) -> Path:
+    """Any C file linked with the guests' runtime (the bare-metal benchmark workloads):
+    outdir/<name>.elf; defines are -D options."""
+    if CC is None:
+        raise BuildError(f"{CROSS}gcc not found")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    elf = outdir / f"{name}.elf"
+    objs = _runtime_objects(outdir)
+    _run([CC, *CFLAGS, "-DGUEST_SMP=1", *(f"-D{d}" for d in defines), f"-I{RT}", "-T",
+          str(RT / "link.ld"), *LDFLAGS, "-o", str(elf), *map(str, objs), str(src)],
+         f"building {name}")
+    return elf
+
+
 def build_guest_bin(name: str, outdir, smp: int | None = None) -> Path:
     """The same guest as a raw binary image (load at 0x40080000, enter at its first byte)."""
     if OBJCOPY is None:
