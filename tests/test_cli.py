@@ -101,3 +101,52 @@ def test_serial_to_file(hello, tmp_path):
     r = dbt_vm("boot", "--kernel", hello, "--serial", f"file:{out}")
     assert r.returncode == 0, r.stderr
     assert out.read_text() == "hello from the virt board\n"
+
+
+RESET_GUEST = """
+    .global _start
+_start:
+    ldr x1, =0x09000000
+    ldr x4, =0x41000000          // RAM outside the image: kept across a reset
+    ldr x5, [x4]
+    ldr x6, =0x5e7
+    cmp x5, x6
+    b.eq 2f
+    str x6, [x4]
+    mov w3, #'1'
+    str w3, [x1]
+    mov w3, #10
+    str w3, [x1]
+    ldr x0, =0x84000009          // PSCI SYSTEM_RESET
+    hvc #0
+    b .
+2:  mov w3, #'2'
+    str w3, [x1]
+    mov w3, #10
+    str w3, [x1]
+    ldr x0, =0x84000008          // PSCI SYSTEM_OFF
+    hvc #0
+    b .
+"""
+
+
+@needs_cc
+def test_system_reset_restarts_the_machine(tmp_path):
+    """SYSTEM_RESET starts the boot CPU again at the kernel entry with RAM outside the
+    loaded images kept: the guest sees its own mark and powers off (QEMU does the same when
+    allowed to reboot)."""
+    src = tmp_path / "reset.S"
+    src.write_text(RESET_GUEST)
+    exe = tmp_path / "reset.elf"
+    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
+                    "-o", str(exe), str(src)], check=True)
+    r = dbt_vm("boot", "--kernel", exe)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1\n2\n"
+    import shutil
+    qemu = shutil.which("qemu-system-aarch64")
+    if qemu:
+        q = subprocess.run([qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-m", "256M",
+                            "-nographic", "-nic", "none", "-kernel", str(exe)],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert q.stdout == r.stdout

@@ -57,6 +57,7 @@ def load_elf(phys, data: bytes):
             phys.write(pa, body)
         except Exception:
             raise BootError(f"ELF segment at {pa:#x}+{len(body):#x} lies outside RAM") from None
+        phys.images.append((pa, body))
         lo = pa if lo is None else min(lo, pa)
         hi = pa + len(body) if hi is None else max(hi, pa + len(body))
     if lo is None:
@@ -90,6 +91,7 @@ def _place(phys, pa, data, what):
         raise BootError(f"{what} ({len(data)} bytes) does not fit in RAM at {pa:#x}; "
                         f"use a larger --memory")
     phys.write(pa, data)
+    phys.images.append((pa, data))
 
 
 def boot(machine, kernel: bytes, initrd: bytes | None = None, append: str = "",

@@ -50,6 +50,7 @@ class PhysicalMemory:
         self.code_written: list[tuple[int, int]] = []
         self.envs_by_addr: dict[int, object] = {}
         self.error: BaseException | None = None    # an emulator error raised inside a callback
+        self.images: list[tuple[int, bytes]] = []   # what the loader placed, restored on reset
         self.unassigned_log = None                 # callable(str) for -d unimp
 
     # -- wiring ---------------------------------------------------------------------------

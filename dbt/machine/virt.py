@@ -124,8 +124,11 @@ class Machine:
         self.power_on(0, entry, x0)
 
     def reset(self):
-        """SYSTEM_RESET: every device and vCPU back to power-on state, RAM kept (the images
-        the loader placed are still there), the boot CPU restarted at its entry."""
+        """SYSTEM_RESET: every device and vCPU back to power-on state; the images the loader
+        placed are written again (as QEMU restores its ROM blobs; the rest of RAM is kept);
+        the boot CPU restarts at its entry."""
+        for pa, data in self.phys.images:
+            self.phys.write(pa, data)
         self.gic.reset()
         self.uart.reset()
         for cpu in self.cpus:
