@@ -23,7 +23,7 @@ _fingerprint = None
 
 
 def fingerprint() -> bytes:
-    """A hash of every source file of the dbt package."""
+    """A hash of the dbt sources translated code depends on."""
     global _fingerprint
     if _fingerprint is None:
         import llvmlite
@@ -32,7 +32,10 @@ def fingerprint() -> bytes:
         h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()} "
                  f"{llvm.get_host_cpu_features().flatten()}".encode())
         root = pathlib.Path(__file__).resolve().parent.parent
-        for path in sorted(root.rglob("*.py")):
+        # what translated code depends on: the decoder and semantics, the translator, and the
+        # CPU's state layout and helpers (not the board, its devices or the command line)
+        for path in sorted(p for d in ("frontend", "jit", "cpu", "user")
+                           for p in (root / d).rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
         _fingerprint = h.digest()
