@@ -1,13 +1,24 @@
-/* The stage-1 MMU checks shared by mmu4k.c and mmu64k.c (included with GSHIFT defined).
+/* The stage-1 MMU checks shared by mmu4k.c, mmu16k.c and mmu64k.c (included with GSHIFT
+ * defined: 12, 14 or 16).
  *
- * TTBR0: 48-bit VA (T0SZ 16), the identity map of the board plus a test region at TVA.
- * TTBR1: 39-bit (4K, T1SZ 25) or 42-bit (64K, T1SZ 22) VA, a few pages at the bottom of the
- * high range.  Every address printed is a constant of the test, not a link address. */
+ * TTBR0: 48-bit VA (T0SZ 16), the identity map of the board plus a test region at TVA; the
+ * walk starts at level 0 with 4K (9 bits) and 16K (1 bit: VA[47]), at level 1 with 64K.
+ * TTBR1: 39-bit (4K and 16K, T1SZ 25: start level 1, 9 or 3 bits) or 42-bit (64K, T1SZ 22:
+ * start level 2) VA, a few pages at the bottom of the high range.
+ * Blocks: 2M and 1G with 4K, 32M with 16K (level 1 blocks need 52-bit addresses), 512M with
+ * 64K.  (A 16K block descriptor at level 1 or 0 should be a translation fault, but QEMU 7.2
+ * maps it, so that is not tested.)  Every address printed is a constant of the test, not a
+ * link address. */
 #include "rt.h"
 
+#if GSHIFT != 12 && GSHIFT != 14 && GSHIFT != 16
+#error "GSHIFT must be 12, 14 or 16"
+#endif
 #define P (1UL << GSHIFT)
-#define BS2 (1UL << (GSHIFT + GSHIFT - 3))         /* L2 block: 2M (4K) or 512M (64K) */
-#define T1SZ (GSHIFT == 12 ? 25 : 22)
+#define BS2 (1UL << (GSHIFT + GSHIFT - 3))         /* L2 block: 2M (4K), 32M (16K), 512M (64K) */
+#define BS1 (1UL << (GSHIFT + 2 * (GSHIFT - 3)))   /* L1 entry: 1G (4K), 64G (16K), 4T (64K) */
+#define T1SZ (GSHIFT == 16 ? 22 : 25)
+#define NAME (GSHIFT == 12 ? "mmu4k" : GSHIFT == 14 ? "mmu16k" : "mmu64k")
 #define TVA 0x1000000000UL                          /* test pages: 64G */
 #define TBLK (TVA + 2 * BS2)                        /* test blocks */
 #define AVA 0x100000000000UL                        /* ASID tests: 16T, its own top-level slot */
@@ -206,8 +217,9 @@ static void test_blocks_and_levels(void)
                DABT_CUR | WNR | FSC_PERM(2), 0);
     data_fault("level 2 invalid", probe_ld64, TBLK + 3 * BS2 + 0x300, DABT_CUR | FSC_TRANS(2), 0);
     check_par_fault("at s1e1r level 2 invalid", TBLK + 3 * BS2, 0, FSC_TRANS(2));
-    /* level 1 (and 0 with 4K): entries of the top tables never filled */
-    if (GSHIFT == 12) {
+    /* level 1 (and 0 with 4K and 16K): entries of the top tables never filled (16K: level 1
+     * entries cover 64G, TVA is entry 1; level 0 has two entries, VA[47] = 1 is the second) */
+    if (GSHIFT != 16) {
         data_fault("level 1 invalid", probe_ld64, 0x2000000000UL + 0x40, DABT_CUR | FSC_TRANS(1), 0);
         data_fault("level 0 invalid", probe_ld64, 0x800000000000UL + 0x40, DABT_CUR | FSC_TRANS(0), 0);
     } else {
@@ -238,6 +250,13 @@ static void test_ttbr1(void)
     print("ttbr1: code ran at 0x%lx\n", v);
     data_fault("ttbr1 unmapped page", probe_ld64, HVA + 2 * P + 8, DABT_CUR | FSC_TRANS(3), 0);
     data_fault("ttbr1 el0 load", probe_ld64, HVA, DABT_LOW | FSC_PERM(3), 1);
+#if GSHIFT == 14
+    /* the 3-bit level 1 table of the 39-bit TTBR1 range: entry 0 holds HVA's level 2 table */
+    data_fault("ttbr1 level 2 invalid", probe_ld64, HVA + BS2 + 0x10, DABT_CUR | FSC_TRANS(2), 0);
+    data_fault("ttbr1 level 1 invalid", probe_ld64, HVA + 7 * BS1 + 0x18,
+               DABT_CUR | FSC_TRANS(1), 0);
+    check_par_fault("at s1e1r ttbr1 level 1 invalid", HVA + BS1, 0, FSC_TRANS(1));
+#endif
 }
 
 static void test_tlbi(void)
@@ -275,9 +294,21 @@ static void test_asid(void)
     /* two TTBR0 trees sharing the identity map, with different non-global pages at AVA */
     struct mmu b = mmu;
     b.root0 = mmu_alloc_table(&mmu);
-    unsigned entries = 1u << (48 - (GSHIFT + (3 - mmu_start_level(&mmu, 0)) * (GSHIFT - 3)));
+    int start = mmu_start_level(&mmu, 0);
+    unsigned entries = 1u << (48 - (GSHIFT + (3 - start) * (GSHIFT - 3)));
     for (unsigned i = 0; i < entries; i++)
         b.root0[i] = mmu.root0[i];
+    /* AVA has a top-level entry of its own with 4K and 64K; with 16K level 0 has only two
+     * entries, so b gets its own copies of the tables on AVA's path that are shared */
+    u64 *t = b.root0;
+    for (int l = start; l < 3; l++) {
+        u64 *pte = &t[(AVA >> (GSHIFT + (3 - l) * (GSHIFT - 3))) & ((1UL << (GSHIFT - 3)) - 1)];
+        if ((*pte & (PTE_VALID | PTE_TABLE)) != (PTE_VALID | PTE_TABLE))
+            break;
+        t = mmu_alloc_table(&mmu);
+        memcpy(t, (void *)(*pte & 0xfffffffff000UL & ~(P - 1)), P);
+        *pte = (u64)t | PTE_VALID | PTE_TABLE;
+    }
     u64 ng = MEM_NORMAL | PTE_AP_RW_EL1 | PTE_UXN | PTE_PXN | PTE_NG;
     mmu_map(&mmu, AVA, PA(1), P, ng, P);
     mmu_map(&b, AVA, PA(2), P, ng, P);
@@ -336,11 +367,15 @@ static void test_alignment(void)
 
 static void mmu_suite(void)
 {
+    /* TGran4 [31:28] and TGran64 [27:24]: 0xf = not supported; TGran16 [23:20]: 0 = not
+     * supported (1: supported, 2: also with 52-bit addresses, as on QEMU's -cpu max) */
     u64 mmfr0 = read_sysreg(id_aa64mmfr0_el1);
-    int tgran = GSHIFT == 12 ? (mmfr0 >> 28) & 0xf : (mmfr0 >> 24) & 0xf;
-    print("%s: granule %luK supported %d\n", GSHIFT == 12 ? "mmu4k" : "mmu64k", P >> 10,
-          tgran != 0xf);
-    CHECK(tgran != 0xf, "ID_AA64MMFR0_EL1 says the %luK granule is not supported", P >> 10);
+    int tgran = GSHIFT == 12 ? (mmfr0 >> 28) & 0xf
+              : GSHIFT == 14 ? (mmfr0 >> 20) & 0xf : (mmfr0 >> 24) & 0xf;
+    int supported = GSHIFT == 14 ? tgran != 0 : tgran != 0xf;
+    print("%s: granule %luK supported %d\n", NAME, P >> 10, supported);
+    if (!supported)          /* a TCR_EL1.TGn it does not support: the walks would be garbage */
+        fatal("ID_AA64MMFR0_EL1 says the %luK granule is not supported", P >> 10);
 
     mmu_setup(&mmu, GSHIFT, 16, T1SZ);
     mmu_identity(&mmu);

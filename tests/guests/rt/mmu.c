@@ -1,4 +1,5 @@
-/* Stage-1 translation tables for the EL1&0 regime, for a 4K or 64K granule.
+/* Stage-1 translation tables for the EL1&0 regime, for a 4K, 16K or 64K granule (gshift 12,
+ * 14 or 16).
  * Level L of a granule of 2^g bytes resolves VA bits [g + (3-L)(g-3) + (g-3) - 1 : g + (3-L)(g-3)];
  * the walk starts at the level that covers the 64 - TnSZ input bits. */
 #include "rt.h"
@@ -67,7 +68,8 @@ u64 *mmu_pte(struct mmu *m, u64 va, int level)
 void mmu_map(struct mmu *m, u64 va, u64 pa, u64 size, u64 attrs, u64 max_leaf)
 {
     int start = mmu_start_level(m, (va >> 63) & 1);
-    int first_block = m->gshift == 12 ? 1 : 2;      /* 4K: 1G and 2M blocks; 64K: 512M */
+    /* 4K: 1G and 2M blocks; 16K: 32M only (64G level 1 blocks need TCR.DS); 64K: 512M */
+    int first_block = m->gshift == 12 ? 1 : 2;
     while (size) {
         u64 *pte = 0;
         int level;

@@ -245,7 +245,7 @@ static inline u64 cntfrq(void) { return read_sysreg(cntfrq_el0); }
 #define MEM_NORMAL (PTE_ATTR(MAIR_NORMAL) | PTE_SH_INNER | PTE_AF)
 #define MEM_DEVICE (PTE_ATTR(MAIR_DEVICE) | PTE_AF | PTE_PXN | PTE_UXN)
 struct mmu {
-    unsigned gshift;                         /* 12 (4K) or 16 (64K) */
+    unsigned gshift;                         /* 12 (4K), 14 (16K) or 16 (64K) */
     unsigned t0sz, t1sz;
     u64 *root0, *root1;
 };
