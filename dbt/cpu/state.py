@@ -59,6 +59,7 @@ RUNTIME_FIELDS = [
     ("BUDGET_TAKEN", 1),      # instructions taken from BUDGET by exit requests
     ("MMIO_STATUS", 1),       # set by the MMIO callback when nothing answers an address
     ("TRACE", 1),             # -d int: exceptions go to Python (to be logged) before being taken
+    ("HELPERS", 16),          # addresses of the native helpers blocks call (jit/symbols.py)
     # the VA range covered by block/large pages in each TLB, so TLBI by VA knows when a
     # single entry is not enough
     ("TLB0_LARGE_LO", 1), ("TLB0_LARGE_HI", 1), ("TLB1_LARGE_LO", 1), ("TLB1_LARGE_HI", 1),
@@ -87,6 +88,8 @@ VREG = [OFFSET[f"V{n}"] for n in range(32)]
 def new_env() -> np.ndarray:
     env = np.zeros(ENV_SIZE, dtype=np.uint64)
     flush_tlb(env)
+    from ..jit import symbols
+    symbols.fill(env)
     return env
 
 

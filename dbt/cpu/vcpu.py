@@ -12,7 +12,7 @@ import enum
 import numpy as np
 
 from ..gicv3 import READABLE as ICC_READABLE, WRITABLE as ICC_WRITABLE
-from ..jit import exits
+from ..jit import exits, symbols
 from ..jit.dispatch import finish_exit, run_system
 from . import exceptions as X
 from . import mmu
@@ -75,6 +75,7 @@ class VCPU:
         self.env[OFFSET["X0"]] = np.uint64(context_id & 0xFFFF_FFFF_FFFF_FFFF)
         env[OFFSET["MEM_CTX"]] = self.phys.mc.ctypes.data
         env[OFFSET["TRACE"]] = 1 if self.trace else 0
+        symbols.fill(env)
         flush_tlb(self.env)
         X.update_ctx(env)
         self.event = False

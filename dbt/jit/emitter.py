@@ -161,11 +161,14 @@ class Emitter:
         return self._op(f"extractvalue {agg.ty} {agg.ref}, {idx}", ty)
 
     def call_native(self, fn, ret: str, *args: Value) -> Value | None:
-        """Call a native helper (a Numba cfunc) through its symbol (see symbols.py)."""
+        """Call a native helper (a Numba cfunc) through the env's helper table (see
+        symbols.py)."""
         from .symbols import native
-        name = native(fn)
-        self.decls[name] = f'declare {ret} @"{name}"({", ".join(a.ty for a in args)})'
-        text = f'call {ret} @"{name}"({", ".join(repr(a) for a in args)})'
+        fnty = f"{ret} ({', '.join(a.ty for a in args)})"
+        addr = self.env_load(OFFSET["HELPERS"] + native(fn))
+        callee = self.tmp()
+        self.emit(f"{callee} = inttoptr i64 {addr.ref} to {fnty}*")
+        text = f"call {ret} {callee}({', '.join(repr(a) for a in args)})"
         if ret == "void":
             self.emit(text)
             return None

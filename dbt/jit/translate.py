@@ -280,7 +280,7 @@ class BlockBuilder:
     def finish(self, ninsns: int) -> str:
         e = self.e
         lines = []
-        phis_code, phis_pc, phis_slot = [], [], []
+        phis_code, phis_pc = [], []
         for site in self.exits:
             lines.append(f"{site.label}:")
             if site.info is not None:
@@ -290,6 +290,11 @@ class BlockBuilder:
             if site.info2 is not None:
                 lines.append(f"  %{site.label}_ip2 = getelementptr i64, i64* %env, i64 {OFFSET['EXIT_INFO2']}")
                 lines.append(f"  store i64 {site.info2}, i64* %{site.label}_ip2, align 8")
+            if site.slot:
+                # the chain slot's address goes through env, not a phi: a global's address
+                # keeps LLVM's fast instruction selector off every block it flows through
+                lines.append(f"  %{site.label}_ls = getelementptr i64, i64* %env, i64 {OFFSET['LINK_SLOT']}")
+                lines.append(f"  store i64 ptrtoint (i64* @{site.slot} to i64), i64* %{site.label}_ls")
             give_back = ninsns - site.completed
             if give_back:
                 lines.append(f"  %{site.label}_bp = getelementptr i64, i64* %env, i64 {OFFSET['BUDGET']}")
@@ -300,12 +305,9 @@ class BlockBuilder:
             pc = site.pc.ref if isinstance(site.pc, Value) else str(e.c(I64, site.pc).ref)
             phis_code.append(f"[{site.code}, %{site.label}]")
             phis_pc.append(f"[{pc}, %{site.label}]")
-            slot = f"ptrtoint (i64* @{site.slot} to i64)" if site.slot else "0"
-            phis_slot.append(f"[{slot}, %{site.label}]")
         lines.append("epilogue:")
         lines.append(f"  %code = phi i64 {', '.join(phis_code)}")
         lines.append(f"  %npc = phi i64 {', '.join(phis_pc)}")
-        lines.append(f"  %slot = phi i64 {', '.join(phis_slot)}")
         lines.extend(e.writeback_lines())
         lines.append(f"  %pcp = getelementptr i64, i64* %env, i64 {OFFSET['PC']}")
         lines.append("  store i64 %npc, i64* %pcp, align 8")
@@ -317,6 +319,8 @@ class BlockBuilder:
                 f"  %bp = getelementptr i64, i64* %env, i64 {OFFSET['BUDGET']}",
                 "  %b = load i64, i64* %bp",
                 "  %bok = icmp sgt i64 %b, 0",
+                f"  %lsp = getelementptr i64, i64* %env, i64 {OFFSET['LINK_SLOT']}",
+                "  %slot = load i64, i64* %lsp",
                 "  %slotp = inttoptr i64 %slot to i64*",
                 "  %next = load i64, i64* %slotp",
                 "  %linked = icmp ne i64 %next, 0",
@@ -327,8 +331,6 @@ class BlockBuilder:
                 "  %r = musttail call i64 %nextf(i64* %env)",
                 "  ret i64 %r",
                 "askdispatch:",
-                f"  %lsp = getelementptr i64, i64* %env, i64 {OFFSET['LINK_SLOT']}",
-                "  store i64 %slot, i64* %lsp",
                 "  ret i64 %code",
             ]
         else:
