@@ -77,6 +77,8 @@ GUESTS = [
     Guest("extabort", 1, "loads, stores and fetches at an unmapped physical address take "
                          "synchronous external aborts, from EL1 and EL0, MMU off and on, and "
                          "on a translation table walk (also for AT)"),
+    Guest("spinlock", 4, "4 CPUs take a test-and-set lock 2000 times each, spinning with "
+                         "exclusive loads and no WFE: every holder keeps running"),
     Guest("debug", 1, "software step, hardware breakpoint and watchpoints from EL0 with their "
                       "syndromes"),
     Guest("uart", 1, "PL011 PrimeCell IDs, flags, control register, TX interrupt on INTID 33 "
