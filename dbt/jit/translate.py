@@ -280,7 +280,7 @@ class BlockBuilder:
     def finish(self, ninsns: int) -> str:
         e = self.e
         lines = []
-        phis_code, phis_pc = [], []
+        phis_code, phis_pc, phis_gb = [], [], []
         for site in self.exits:
             lines.append(f"{site.label}:")
             if site.info is not None:
@@ -295,19 +295,21 @@ class BlockBuilder:
                 # keeps LLVM's fast instruction selector off every block it flows through
                 lines.append(f"  %{site.label}_ls = getelementptr i64, i64* %env, i64 {OFFSET['LINK_SLOT']}")
                 lines.append(f"  store i64 ptrtoint (i64* @{site.slot} to i64), i64* %{site.label}_ls")
-            give_back = ninsns - site.completed
-            if give_back:
-                lines.append(f"  %{site.label}_bp = getelementptr i64, i64* %env, i64 {OFFSET['BUDGET']}")
-                lines.append(f"  %{site.label}_b = load i64, i64* %{site.label}_bp")
-                lines.append(f"  %{site.label}_b2 = add i64 %{site.label}_b, {give_back}")
-                lines.append(f"  store i64 %{site.label}_b2, i64* %{site.label}_bp")
             lines.append("  br label %epilogue")
             pc = site.pc.ref if isinstance(site.pc, Value) else str(e.c(I64, site.pc).ref)
             phis_code.append(f"[{site.code}, %{site.label}]")
             phis_pc.append(f"[{pc}, %{site.label}]")
+            # the prologue charged the whole block: give back what did not complete
+            phis_gb.append(f"[{ninsns - site.completed}, %{site.label}]")
         lines.append("epilogue:")
         lines.append(f"  %code = phi i64 {', '.join(phis_code)}")
         lines.append(f"  %npc = phi i64 {', '.join(phis_pc)}")
+        if any(ninsns != site.completed for site in self.exits):
+            lines += [f"  %gb = phi i64 {', '.join(phis_gb)}",
+                      f"  %gbp = getelementptr i64, i64* %env, i64 {OFFSET['BUDGET']}",
+                      "  %gbb = load i64, i64* %gbp",
+                      "  %gbb2 = add i64 %gbb, %gb",
+                      "  store i64 %gbb2, i64* %gbp"]
         lines.extend(e.writeback_lines())
         lines.append(f"  %pcp = getelementptr i64, i64* %env, i64 {OFFSET['PC']}")
         lines.append("  store i64 %npc, i64* %pcp, align 8")
