@@ -150,3 +150,24 @@ def test_system_reset_restarts_the_machine(tmp_path):
                             "-nographic", "-nic", "none", "-kernel", str(exe)],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert q.stdout == r.stdout
+
+
+@needs_cc
+def test_guest_looping_on_faults_stays_interruptible(tmp_path):
+    """Vectors at an address with nothing behind them: every exception raises another one at
+    the vector.  The exceptions are taken natively, yet each counts against the quantum, so
+    dbt-vm keeps returning to Python and Ctrl-C ends it (exit code 130)."""
+    import signal
+    import time
+    src = tmp_path / "loop.S"
+    src.write_text("    .global _start\n_start:\n    msr vbar_el1, xzr\n    .inst 0x00000000\n")
+    exe = tmp_path / "loop.elf"
+    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
+                    "-o", str(exe), str(src)], check=True)
+    p = subprocess.Popen([sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(exe)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(5)
+    assert p.poll() is None
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=30) == 130

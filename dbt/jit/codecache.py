@@ -220,7 +220,7 @@ class CodeCache:
         self._charge(t0, len(infos))
         return blocks
 
-    def translate_region(self, pc: int, ctx: int, limit: int = 8) -> Block:
+    def translate_region(self, pc: int, ctx: int, limit: int = 32) -> Block:
         """Translate the block at pc together with the not-yet-translated blocks its direct
         branches reach on the same page (up to `limit` blocks, one object for all): fewer,
         larger objects cost less to compile and link, and keep the number of code mappings

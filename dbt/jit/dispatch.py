@@ -80,10 +80,12 @@ def run_system(env, env_addr, keys_pc, keys_ctx, fns, mc):
         pc = env[_PC]
         if env[_IL] != 0:
             X.sync_exception(env, X.EC_ILLEGAL, 0, 0, pc, False)
+            env[_BUDGET] -= 1     # counted, so a guest looping on faults still yields
             code = exits.LOOKUP
             continue
         if pc & 3:
             X.sync_exception(env, X.EC_PC_ALIGN, 0, pc, pc, True)
+            env[_BUDGET] -= 1     # counted, so a guest looping on faults still yields
             code = exits.LOOKUP
             continue
         ctx = env[_CTX]
@@ -94,11 +96,13 @@ def run_system(env, env_addr, keys_pc, keys_ctx, fns, mc):
             fsc, host = mmu_mod.fill_exec(env, mc, pc, mmu)
             if fsc != mmu_mod.NO_FAULT:
                 X.sync_exception(env, X.EC_IABT, fsc, pc, pc, True)
+                env[_BUDGET] -= 1
                 code = exits.LOOKUP
                 continue
         if ctx & X.CTX_DEBUG and X.breakpoint_hit(env, pc):
             X.take_exception(env, X.VEC_SYNC, ((X.EC_BREAKPOINT_LOWER + env[_EL]) << 26) | X.IL
                              | X.ISS_DEBUG, 0, pc, False)
+            env[_BUDGET] -= 1     # counted, so a guest looping on faults still yields
             code = exits.LOOKUP
             continue
         host = env[(add1 if mmu else add0) + idx] + pc
