@@ -23,12 +23,21 @@ def one_line_error(r, *words):
     assert "Traceback" not in r.stderr
 
 
+def build_asm(tmp_path, name, text):
+    """An assembly guest linked at 0x40080000 (RAM base + 0x80000), as an ELF."""
+    src = tmp_path / f"{name}.S"
+    src.write_text(text)
+    exe = tmp_path / f"{name}.elf"
+    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
+                    "-o", str(exe), str(src)], check=True)
+    return exe
+
+
 @pytest.fixture(scope="module")
 def hello(tmp_path_factory):
     if CC is None:
         pytest.skip("no cross compiler")
-    d = tmp_path_factory.mktemp("hello")
-    (d / "hello.S").write_text("""
+    return build_asm(tmp_path_factory.mktemp("hello"), "hello", """
     .global _start
 _start:
     ldr x1, =0x09000000
@@ -42,10 +51,6 @@ _start:
     b .
 msg: .asciz "hello from the virt board\\n"
 """)
-    exe = d / "hello.elf"
-    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
-                    "-o", str(exe), str(d / "hello.S")], check=True)
-    return exe
 
 
 def test_missing_kernel_file():
@@ -135,11 +140,7 @@ def test_system_reset_restarts_the_machine(tmp_path):
     """SYSTEM_RESET starts the boot CPU again at the kernel entry with RAM outside the
     loaded images kept: the guest sees its own mark and powers off (QEMU does the same when
     allowed to reboot)."""
-    src = tmp_path / "reset.S"
-    src.write_text(RESET_GUEST)
-    exe = tmp_path / "reset.elf"
-    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
-                    "-o", str(exe), str(src)], check=True)
+    exe = build_asm(tmp_path, "reset", RESET_GUEST)
     r = dbt_vm("boot", "--kernel", exe)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "1\n2\n"
@@ -159,11 +160,7 @@ def test_guest_looping_on_faults_stays_interruptible(tmp_path):
     dbt-vm keeps returning to Python and Ctrl-C ends it (exit code 130)."""
     import signal
     import time
-    src = tmp_path / "loop.S"
-    src.write_text("    .global _start\n_start:\n    msr vbar_el1, xzr\n    .inst 0x00000000\n")
-    exe = tmp_path / "loop.elf"
-    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
-                    "-o", str(exe), str(src)], check=True)
+    exe = build_asm(tmp_path, "loop", "    .global _start\n_start:\n    msr vbar_el1, xzr\n    .inst 0x00000000\n")
     p = subprocess.Popen([sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(exe)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -207,11 +204,7 @@ def test_dtb_option_hands_that_blob_to_the_guest(tmp_path):
     """x0 points at the device tree: the generated one by default, the --dtb file when given
     (compiled here by dtc)."""
     import shutil
-    src = tmp_path / "dtb.S"
-    src.write_text(DTB_GUEST)
-    exe = tmp_path / "dtb.elf"
-    subprocess.run([CC, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-Ttext=0x40080000",
-                    "-o", str(exe), str(src)], check=True)
+    exe = build_asm(tmp_path, "dtb", DTB_GUEST)
     r = dbt_vm("boot", "--kernel", exe)
     magic, size = r.stdout.split()
     assert r.returncode == 0 and magic == "d00dfeed" and int(size, 16) > 0x200

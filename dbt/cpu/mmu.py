@@ -289,13 +289,15 @@ def _fault(env, va, fsc, wnr):
 
 
 @njit(cache=True, inline="always")
-def _note_code_write(env, pa, nbytes):
+def note_code_write(env, addr, nbytes):
+    """Widen the pending code-write range (a wide store arrives in 8-byte pieces); user mode
+    shares it with guest addresses, system mode uses physical ones."""
     if env[_PENDING] & exits.PENDING_CODE_WRITE:
-        env[_CW_LO] = min(env[_CW_LO], pa)
-        env[_CW_HI] = max(env[_CW_HI], pa + nbytes)
+        env[_CW_LO] = min(env[_CW_LO], addr)
+        env[_CW_HI] = max(env[_CW_HI], addr + nbytes)
     else:
-        env[_CW_LO] = pa
-        env[_CW_HI] = pa + nbytes
+        env[_CW_LO] = addr
+        env[_CW_HI] = addr + nbytes
         env[_PENDING] |= exits.PENDING_CODE_WRITE
 
 
@@ -359,7 +361,7 @@ def _phys(env, envaddr, mc, pa, nbytes, acc, value, va):
                 if _is_code(mc, pa + i):
                     code = True
             if code:
-                _note_code_write(env, pa, nbytes)
+                note_code_write(env, pa, nbytes)
             return 0
         v = 0
         for i in range(nbytes):

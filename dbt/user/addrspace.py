@@ -13,6 +13,7 @@ from numba import carray, cfunc, njit, types
 from ..cpu.state import ENV_SIZE, OFFSET, TLB_ENTRIES
 from ..jit import exits
 from ..jit.native import i64_ptr, u8_ptr
+from ..cpu.mmu import note_code_write
 from ..jit.symbols import export
 
 PAGE_SHIFT = 12
@@ -38,8 +39,6 @@ _MEM_CTX = OFFSET["MEM_CTX"]
 _PENDING = OFFSET["PENDING"]
 _EXIT_INFO = OFFSET["EXIT_INFO"]
 _EXIT_INFO2 = OFFSET["EXIT_INFO2"]
-_CW_LO = OFFSET["CODE_WRITE_LO"]
-_CW_HI = OFFSET["CODE_WRITE_HI"]
 
 
 @njit(cache=True, inline="always")
@@ -69,18 +68,6 @@ def _fault(env, va, kind):
     env[_PENDING] |= exits.PENDING_FAULT
     env[_EXIT_INFO] = va
     env[_EXIT_INFO2] = kind
-
-
-@njit(cache=True, inline="always")
-def _note_code_write(env, va, nbytes):
-    """Widen the pending code-write range (a wide store arrives in 8-byte pieces)."""
-    if env[_PENDING] & exits.PENDING_CODE_WRITE:
-        env[_CW_LO] = min(env[_CW_LO], va)
-        env[_CW_HI] = max(env[_CW_HI], va + nbytes)
-    else:
-        env[_CW_LO] = va
-        env[_CW_HI] = va + nbytes
-        env[_PENDING] |= exits.PENDING_CODE_WRITE
 
 
 @njit(cache=True)
@@ -135,7 +122,7 @@ def slow_store(envp, va, nbytes, value):
             _fill_tlb(env, mc, a, ent)
         carray(u8_ptr(_host(mc, ent, a)), (1,))[0] = np.uint8((value >> (8 * i)) & 0xFF)
     if code:
-        _note_code_write(env, va, nbytes)
+        note_code_write(env, va, nbytes)
     return code
 
 
