@@ -86,7 +86,7 @@ def call_mmio(typingctx, fn, env, pa, size, value, is_write):
 
 @njit(cache=True, inline="always")
 def _read_phys_u64(mc, pa):
-    """A page-table descriptor (little-endian); -1 marks an address outside RAM."""
+    """(in RAM, the little-endian descriptor at pa)."""
     off = pa - mc[MC_RAM_BASE]
     if off < 0 or off + 8 > mc[MC_RAM_SIZE]:
         return False, 0
@@ -178,10 +178,10 @@ def walk(env, mc, va, el, acc):
         ap |= 2
     uxn = ((desc >> 54) & 1) | xn_table
     pxn = ((desc >> 53) & 1) | pxn_table
-    el0_rw = (ap & 1) != 0
+    el0_access = (ap & 1) != 0
     writable_el0 = ap == 1
     if el == 0:
-        prot = (PROT_R | (PROT_W if ap == 1 else 0)) if el0_rw else 0
+        prot = (PROT_R | (PROT_W if ap == 1 else 0)) if el0_access else 0
         xn = uxn
     else:
         prot = PROT_R | (PROT_W if (ap & 2) == 0 else 0)

@@ -105,12 +105,6 @@ class VCPU:
             env[_TAKEN] += b
             env[_BUDGET] = 0
 
-    def interrupt_pending(self) -> bool:
-        env = self.envi
-        daif = int(env[OFFSET["DAIF"]])
-        return bool((env[OFFSET["IRQ_LINE"]] and not daif & X.DAIF_I)
-                    or (env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F))
-
     def wake_pending(self) -> bool:
         """WFI ends when an interrupt is pending, masked or not."""
         env = self.envi
@@ -127,14 +121,14 @@ class VCPU:
             return False
         if self.log:
             self.log("int", f"cpu{self.index}: {'FIQ' if vector == X.VEC_FIQ else 'IRQ'} "
-                            f"at pc {int(env[_PC]):#x} el{int(env[OFFSET['EL']])}")
+                            f"at pc {int(self.env[_PC]):#x} el{int(env[OFFSET['EL']])}")
         X.take_exception(env, vector, -1, 0, int(env[_PC]), False)
         return True
 
     def exception(self, ec: int, iss: int = 0, far: int | None = None, ret: int | None = None):
         """Take a synchronous exception (ELR = ret, default the current PC)."""
-        X.sync_exception(self.envi, ec, iss, _s64(far or 0), _s64(int(self.envi[_PC]) if ret is None else ret),
-                         far is not None)
+        ret = int(self.envi[_PC]) if ret is None else ret
+        X.sync_exception(self.envi, ec, iss, _s64(far or 0), _s64(ret), far is not None)
 
     # -- running --------------------------------------------------------------------------
     def run(self, budget: int) -> RunResult:
