@@ -28,7 +28,8 @@ PA_MASK = (1 << 48) - 1
 
 # memory-context slots
 MC_RAM_HOST, MC_RAM_BASE, MC_RAM_SIZE, MC_CODE_BITS, MC_MMIO_FN = 0, 1, 2, 3, 4
-MC_SIZE = 5
+MC_ENVS, MC_NENVS = 5, 6        # the env addresses of every vCPU (broadcast TLBI)
+MC_SIZE = 7
 
 # access kinds
 ACC_READ, ACC_WRITE, ACC_EXEC = 0, 1, 2
@@ -425,3 +426,32 @@ def fill_exec(env, mc, pc, mmu):
         return FSC_EXTERNAL, 0
     fill(env, mc, pc, pa, prot, device, size_log2, mmu)
     return NO_FAULT, host
+
+
+@njit(cache=True)
+def _tlbi_one(env, by_va, page):
+    if by_va:
+        # the operand holds VA[55:12]: drop both sign extensions of the page
+        flush_va(env, page)
+        flush_va(env, page | -(1 << 52))
+    else:
+        flush_all(env)
+
+
+@export
+@cfunc(types.void(types.CPointer(types.int64), types.int64, types.int64), cache=True)
+def tlbi(envp, op, value):
+    """TLBI from translated code; op is CRm << 3 | op2.  The Inner Shareable forms (CRm 3)
+    reach every vCPU's TLB.  By-VA forms: VAE1, VAAE1, VALE1, VAALE1 (op2 1, 3, 5, 7)."""
+    env = carray(envp, (ENV_SIZE,))
+    crm = op >> 3
+    op2 = op & 7
+    by_va = op2 == 1 or op2 == 3 or op2 == 5 or op2 == 7
+    page = (value & ((1 << 44) - 1)) << 12
+    if crm == 3:
+        mc = carray(i64_ptr(env[_MEM_CTX]), (MC_SIZE,))
+        envs = carray(i64_ptr(mc[MC_ENVS]), (mc[MC_NENVS],))
+        for i in range(mc[MC_NENVS]):
+            _tlbi_one(carray(i64_ptr(envs[i]), (ENV_SIZE,)), by_va, page)
+    else:
+        _tlbi_one(env, by_va, page)

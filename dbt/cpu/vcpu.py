@@ -359,19 +359,6 @@ class VCPU:
     def _sys(self, op1, crn, crm, op2, rt):
         env = self.envi
         value = self.x(rt)
-        if crn == 8:                                     # TLBI
-            by_va = crm in (3, 7) and op2 in (1, 3, 5, 7)   # VAE1, VAAE1, VALE1, VAALE1
-            page = (value & ((1 << 44) - 1)) << 12
-            # the VA's bits above 55 are not in the operand: drop both sign extensions
-            vas = (_s64(page), _s64(page | (0xFFF << 52)))
-            targets = self.phys.envs if crm == 3 else [env]   # Inner Shareable: every vCPU
-            for target in targets:
-                if by_va:
-                    for va in vas:
-                        mmu.flush_va(target, va)
-                else:
-                    mmu.flush_all(target)
-            return
         if crn == 7 and crm == 8:                        # AT S1E1R/W, S1E0R/W
             el = 1 if op2 in (0, 1) else 0
             acc = mmu.ACC_WRITE if op2 & 1 else mmu.ACC_READ

@@ -15,7 +15,7 @@ HELPER_NAMES = (
     "dbt.cpu.mmu.sys_load", "dbt.cpu.mmu.sys_store",
     "dbt.cpu.fpu.fp_binary", "dbt.cpu.fpu.fp_muladd", "dbt.cpu.fpu.fp_unary",
     "dbt.cpu.fpu.fp_round_int", "dbt.cpu.fpu.fp_convert", "dbt.cpu.fpu.fp_to_fixed",
-    "dbt.cpu.fpu.fixed_to_fp",
+    "dbt.cpu.fpu.fixed_to_fp", "dbt.cpu.mmu.tlbi",
 )
 INDEX = {name: i for i, name in enumerate(HELPER_NAMES)}
 _addresses: list | None = None

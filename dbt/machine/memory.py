@@ -59,14 +59,22 @@ class PhysicalMemory:
         self.regions.sort(key=lambda r: r[0])
 
     def attach(self, env: np.ndarray, cpu=None):
-        """A vCPU's env: its slow paths use this memory; its TLB hears of code pages."""
+        """A vCPU's env: its slow paths use this memory; its TLB hears of code pages and of
+        broadcast TLB invalidations."""
         env[OFFSET["MEM_CTX"]] = self.mc.ctypes.data
         self.envs.append(env)
         self.envs_by_addr[env.ctypes.data] = cpu
+        self._publish_envs()
 
     def detach(self, env: np.ndarray):
         self.envs = [e for e in self.envs if e is not env]
         self.envs_by_addr.pop(env.ctypes.data, None)
+        self._publish_envs()
+
+    def _publish_envs(self):
+        self.env_addrs = np.array([e.ctypes.data for e in self.envs] or [0], dtype=np.int64)
+        self.mc[mmu.MC_ENVS] = self.env_addrs.ctypes.data
+        self.mc[mmu.MC_NENVS] = len(self.envs)
 
     def device_at(self, pa: int):
         for base, end, dev in self.regions:

@@ -10,7 +10,8 @@ from ...cpu import exceptions as X
 from ...cpu.state import OFFSET
 from ...cpu.sysreg_model import BY_ENCODING, DCZID_BS, EL0_READ
 from ...jit import exits
-from ...jit.emitter import I1, I64, I128
+from ...cpu.mmu import tlbi
+from ...jit.emitter import I1, I64, I128, Value
 
 NZCV_FLAGS = (("N", 31), ("Z", 30), ("C", 29), ("V", 28))
 DC_ZVA_BYTES = 4 << DCZID_BS
@@ -214,7 +215,10 @@ def sys(t, op1, CRn, CRm, op2, Rt):
         return t.undefined() or False
     if op in CACHE_EL1:
         return None
-    if CRn in (7, 8):       # AT and TLBI: the vCPU walks and flushes
+    if CRn == 8:            # TLBI: a native helper flushes (every vCPU for the IS forms)
+        t.e.call_native(tlbi, "void", Value("%env", "i64*"), e.c(I64, (CRm << 3) | op2), t.X(Rt))
+        return None
+    if CRn == 7:            # AT: the vCPU walks and fills PAR_EL1
         return to_python(t)
     return t.undefined() or False
 
