@@ -126,7 +126,6 @@ def boot(args) -> int:
     def log(category, text):
         if category in items:
             logfile.write(f"{text}\n")
-    log.items = items
 
     from .machine.boot import BootError, boot as load
     from .machine.virt import Machine, MachineConfig
@@ -136,7 +135,7 @@ def boot(args) -> int:
         config.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    machine = Machine(config, log=log if items else None)
+    machine = Machine(config, log=log if items else None, log_items=items)
     if "unimp" in items:
         machine.phys.unassigned_log = lambda text: log("unimp", text)
     try:

@@ -59,17 +59,6 @@ class Clock:
         gap = self.ns_until(ticks)
         self.skipped_ns += gap
 
-    # snapshots carry the counter so the guest sees it continue
-    def state(self) -> dict:
-        return {"ns": self.ns(), "icount": self.icount}
-
-    def restore(self, state: dict):
-        ns = int(state["ns"])
-        if self.icount:
-            self.skipped_ns = ns - self.instructions * NS_PER_INSN
-        else:
-            self.t0 = time.monotonic_ns() - ns
-
 
 TIMERS = (("P", PPI_PTIMER), ("V", PPI_VTIMER))
 

@@ -406,6 +406,22 @@ class CodeCache:
             self.flush()
         return len(keys)
 
+    def invalidate_and_survivors(self, start: int, length: int):
+        """invalidate_range, then what is left on the pages it touched, for the memory's
+        code marks: {page: [(lo, hi), ...]}, or None when the whole cache was flushed."""
+        flushes = self.flushes
+        self.invalidate_range(start, length)
+        if self.flushes != flushes:
+            return None
+        left = {}
+        for page in range(start // PAGE, (start + length - 1) // PAGE + 1):
+            left[page] = []
+            for key in self.by_page.get(page, ()):
+                b = self.blocks[key]
+                left[page].append((max(b.phys, page * PAGE),
+                                   min(b.phys + (b.end - b.pc), (page + 1) * PAGE)))
+        return left
+
     def code_pages(self):
         return [p for p, keys in self.by_page.items() if keys]
 

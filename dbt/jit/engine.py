@@ -61,16 +61,14 @@ class Engine:
     def invalidate(self, addr: int, length: int = 1):
         """Forget translated code overlapping [addr, addr+length) (the guest wrote over it),
         then re-mark what remains on those pages."""
-        flushes = self.cache.flushes
-        self.cache.invalidate_range(addr, length)
-        if self.cache.flushes != flushes:
+        left = self.cache.invalidate_and_survivors(addr, length)
+        if left is None:
             self.space.clear_all_code()
             return
-        for page in range(addr // PAGE, (addr + length - 1) // PAGE + 1):
+        for page, ranges in left.items():
             self.space.clear_code(page * PAGE)
-            for key in self.cache.by_page.get(page, ()):
-                b = self.cache.blocks[key]
-                self.space.mark_code(max(b.pc, page * PAGE), min(b.end, (page + 1) * PAGE))
+            for lo, hi in ranges:
+                self.space.mark_code(lo, hi)
 
     def run(self, budget: int) -> int:
         """Run at most `budget` instructions; returns the exit code that stopped execution

@@ -61,15 +61,10 @@ class SharedCode:
     def invalidate(self, addr: int, length: int = 1):
         """Forget translated code overlapping physical [addr, addr+length), then re-mark what
         remains on those pages."""
-        flushes = self.cache.flushes
-        self.cache.invalidate_range(addr, length)
-        if self.cache.flushes != flushes:
+        left = self.cache.invalidate_and_survivors(addr, length)
+        if left is None:
             self.phys.clear_all_code()
             return
-        for page in range(addr // PAGE, (addr + length - 1) // PAGE + 1):
+        for page, ranges in left.items():
             self.phys.clear_code(page * PAGE)
-            for key in self.cache.by_page.get(page, ()):
-                b = self.cache.blocks[key]
-                lo = max(b.phys, page * PAGE)
-                hi = min(b.phys + (b.end - b.pc), (page + 1) * PAGE)
-                self.phys.mark_code([(lo, hi)])
+            self.phys.mark_code(ranges)

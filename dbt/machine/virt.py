@@ -51,7 +51,8 @@ class MachineConfig:
 
 
 class Machine:
-    def __init__(self, config: MachineConfig, serial_backend=None, log=None):
+    def __init__(self, config: MachineConfig, serial_backend=None, log=None, log_items=()):
+        """log(category, text) receives the -d categories named in log_items."""
         config.check()
         self.config = config
         self.log = log
@@ -70,7 +71,7 @@ class Machine:
         self.code = SharedCode(self.phys, disk_cache=config.disk_cache, clock=self.clock)
         self.cpus = [VCPU(i, self.mpidrs[i], self.phys, self.code, self.clock, self.gic,
                           self._psci) for i in range(config.maxcpus)]
-        items = getattr(log, "items", ())
+        items = log_items if log is not None else ()
         if "in_asm" in items:
             self.code.log_asm = lambda text: log("in_asm", text)
         for cpu in self.cpus:

@@ -2,8 +2,9 @@
 from ..bits import sign_extend
 from ...cpu.sysregs import SYSREGS
 from ...cpu.state import OFFSET
+from ...cpu.sysreg_model import CTR_EL0, DCZID_BS, MIDR
 from ...jit import exits
-from ...jit.emitter import I1, I64, I128
+from ...jit.emitter import I1, I64
 from . import sem, system
 
 
@@ -117,25 +118,16 @@ def MSR_imm(t, op1, CRm, op2):
         return undefined(t)
     return system.msr_imm(t, op1, CRm, op2)
 
-DCZID_BS = 4                        # DCZID_EL0.BS: DC ZVA zeroes 4 << BS = 64 bytes
-DC_ZVA_BYTES = 4 << DCZID_BS
-# cache maintenance Linux lets EL0 use (SCTLR_EL1.UCI): no caches to maintain here
-EL0_CACHE_OPS = {(3, 7, 5, 1), (3, 7, 10, 1), (3, 7, 11, 1), (3, 7, 14, 1)}   # IC IVAU, DC CVAC/CVAU/CIVAC
-
-
 @sem
 def SYS(t, op1, CRn, CRm, op2, Rt):
     """The SYS instructions EL0 may execute: DC ZVA zeroes a block; cache maintenance by VA is a
     no-op (translated code is kept coherent by store tracking); the rest is UNDEFINED."""
     if t.system:
         return system.sys(t, op1, CRn, CRm, op2, Rt)
-    e = t.e
-    if (op1, CRn, CRm, op2) == (3, 7, 4, 1):
-        base = e.and_(t.X(Rt), e.c(I64, -DC_ZVA_BYTES))
-        for off in range(0, DC_ZVA_BYTES, 16):
-            t.store(e.add(base, e.c(I64, off)), 16, e.c(I128, 0))
+    if (op1, CRn, CRm, op2) == system.DC_ZVA:
+        system.dc_zva(t, Rt)
         return None
-    if (op1, CRn, CRm, op2) in EL0_CACHE_OPS:
+    if (op1, CRn, CRm, op2) in system.CACHE_BY_VA:     # what Linux lets EL0 use (UCI)
         return None
     t.undefined()
     return False
@@ -178,7 +170,7 @@ def ISB(t, CRm):
 # EL0-accessible registers kept in the env; others trap (UNDEFINED) in user mode.
 EL0_RW = {"TPIDR_EL0": "TPIDR_EL0", "FPCR": "FPCR", "FPSR": "FPSR"}
 EL0_RO = {
-    "TPIDRRO_EL0": None, "CTR_EL0": 0x8444C004, "DCZID_EL0": DCZID_BS, "MIDR_EL1": 0x411FD070,
+    "TPIDRRO_EL0": None, "CTR_EL0": CTR_EL0, "DCZID_EL0": DCZID_BS, "MIDR_EL1": MIDR,
     "MPIDR_EL1": 0x80000000, "REVIDR_EL1": 0, "ID_AA64PFR0_EL1": 0x11,
     "ID_AA64ISAR0_EL1": 0x10000, "ID_AA64MMFR0_EL1": 0, "ID_AA64PFR1_EL1": 0,
     "ID_AA64ISAR1_EL1": 0, "ID_AA64DFR0_EL1": 0x6, "ID_AA64MMFR1_EL1": 0,

@@ -197,15 +197,21 @@ def msr_imm(t, op1, CRm, op2):
     return t.undefined() or False
 
 
+def dc_zva(t, Rt):
+    """DC ZVA: zero the DCZID-sized, aligned block holding X[Rt]."""
+    e = t.e
+    base = e.and_(t.X(Rt), e.c(I64, -DC_ZVA_BYTES))
+    for off in range(0, DC_ZVA_BYTES, 16):
+        t.store(e.add(base, e.c(I64, off)), 16, e.c(I128, 0))
+
+
 def sys(t, op1, CRn, CRm, op2, Rt):
     e = t.e
     op = (op1, CRn, CRm, op2)
     if op == DC_ZVA:
         if t.el == 0 and not t.ctx & X.CTX_DZE:
             return trap(t, X.EC_SYSREG, _sys_iss(op, Rt))
-        base = e.and_(t.X(Rt), e.c(I64, -DC_ZVA_BYTES))
-        for off in range(0, DC_ZVA_BYTES, 16):
-            t.store(e.add(base, e.c(I64, off)), 16, e.c(I128, 0))
+        dc_zva(t, Rt)
         return None
     if op in CACHE_BY_VA:
         if t.el == 0 and not t.ctx & X.CTX_UCI:
