@@ -148,7 +148,7 @@ def boot(args) -> int:
         machine.serial.close()
         if args.stats:
             c = machine.code.cache
-            print(f"stats: {sum(cpu.executed for cpu in machine.cpus)} guest instructions, "
+            print(f"stats: {machine.executed} guest instructions, "
                   f"{len(c.compile_seconds)} blocks translated in {sum(c.compile_seconds):.2f} s, "
                   f"{c.disk_hits} regions from the disk cache", file=sys.stderr)
     if why == "poweroff":

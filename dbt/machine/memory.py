@@ -66,6 +66,12 @@ class PhysicalMemory:
         self.envs_by_addr[env.ctypes.data] = cpu
         self._publish_envs()
 
+    def detach(self, env: np.ndarray):
+        """The vCPU owning env is gone (unplugged): forget it."""
+        self.envs = [e for e in self.envs if e is not env]
+        self.envs_by_addr.pop(env.ctypes.data, None)
+        self._publish_envs()
+
     def _publish_envs(self):
         self.env_addrs = np.array([e.ctypes.data for e in self.envs] or [0], dtype=np.int64)
         self.mc[mmu.MC_ENVS] = self.env_addrs.ctypes.data

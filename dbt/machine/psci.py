@@ -1,7 +1,7 @@
 """PSCI 1.1 (ARM DEN 0022), answered in-process for HVC and SMC from EL1.
 
-The power state of every *possible* vCPU lives on the machine (`Machine.power`); a vCPU that
-is not plugged answers CPU_ON with DENIED, as Linux 6.11+ expects for possible-but-disabled
+The power state of every *possible* vCPU lives in its machine slot (`CPUSlot.power`); CPU_ON
+of a vCPU that is not plugged answers DENIED, as Linux 6.11+ expects for possible-but-disabled
 CPUs.  Function ids and return codes are the spec's.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def cpu_on(machine, target: int, entry: int, context_id: int) -> int:
         return INVALID_PARAMETERS
     if not machine.plugged(index):
         return DENIED
-    if machine.power[index] == Power.ON:
+    if machine.slots[index].power == Power.ON:
         return ALREADY_ON
     machine.power_on(index, entry, context_id)
     return SUCCESS
@@ -110,4 +110,4 @@ def affinity_info(machine, target: int, level: int) -> int:
     index = machine.cpu_by_mpidr(target)
     if index is None:
         return INVALID_PARAMETERS
-    return AFF_ON if machine.power[index] == Power.ON else AFF_OFF
+    return AFF_ON if machine.slots[index].power == Power.ON else AFF_OFF

@@ -14,22 +14,23 @@ from dataclasses import dataclass
 from ..cpu.state import OFFSET
 from ..cpu.timer import Clock
 from ..cpu.vcpu import VCPU, RunResult
+from ..acpi import GED_EVT_CPU_HOTPLUG
 from ..gicv3 import GICv3
 from ..jit.syscode import SharedCode
 from . import psci
 from .chardev import CharFrontend, open_chardev
+from .cpuhp import CPUHotplugController
+from .cpuslots import CPUSlot, mpidr_of, topology_of
+from .ged import GenericEventDevice
 from .memmap import MAX_CPUS, MEMMAP, RAM_BASE, gicr_frames
 from .memory import PhysicalMemory
 from .pl011 import PL011
 from .psci import Power
 
+__all__ = ["Machine", "MachineConfig", "mpidr_of"]
+
 QUANTUM = 50_000            # instructions a vCPU runs before the next one gets its turn
-CLUSTER_SIZE = 16           # GICv3 affinity: Aff0 holds 16 CPUs
 
-
-def mpidr_of(index: int) -> int:
-    """MPIDR affinity of possible CPU `index` (Aff1 = cluster, Aff0 = CPU in cluster)."""
-    return ((index // CLUSTER_SIZE) << 8) | (index % CLUSTER_SIZE)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class MachineConfig:
     icount: bool = False
     serial: str = "stdio"
     disk_cache: bool = True
+    cpu_model: str = "cortex-a57"
 
     def check(self):
         if not 1 <= self.smp <= self.maxcpus:
@@ -56,9 +58,12 @@ class Machine:
         config.check()
         self.config = config
         self.log = log
+        self.log_items = tuple(log_items) if log is not None else ()
         self.phys = PhysicalMemory(RAM_BASE, config.memory)
         self.clock = Clock(config.icount)
-        self.mpidrs = [mpidr_of(i) for i in range(config.maxcpus)]
+        self.slots = [CPUSlot(i, mpidr_of(i), topology=topology_of(i))
+                      for i in range(config.maxcpus)]
+        self.mpidrs = [s.mpidr for s in self.slots]
         self.gic = GICv3(self.mpidrs)
         gicd, gicr = MEMMAP["gicd"], MEMMAP["gicr"]
         self.phys.map_device(gicd.base, gicd.size, self.gic.distributor)
@@ -68,47 +73,148 @@ class Machine:
         self.uart = PL011(self.serial.write, lambda level: self.gic.set_irq(uart.intid, level))
         self.phys.map_device(uart.base, uart.size, self.uart)
         self.console = CharFrontend(self.serial, self.uart)
+        ged, cpuhp = MEMMAP["ged"], MEMMAP["cpuhp"]
+        self.ged = GenericEventDevice(lambda: self._pulse(ged.intid))
+        self.phys.map_device(ged.base, ged.size, self.ged)
+        self.cpuhp = CPUHotplugController(config.maxcpus, self)
+        self.phys.map_device(cpuhp.base, cpuhp.size, self.cpuhp)
         self.code = SharedCode(self.phys, disk_cache=config.disk_cache, clock=self.clock)
-        self.cpus = [VCPU(i, self.mpidrs[i], self.phys, self.code, self.clock, self.gic,
-                          self._psci) for i in range(config.maxcpus)]
-        items = log_items if log is not None else ()
-        if "in_asm" in items:
+        if "in_asm" in self.log_items:
             self.code.log_asm = lambda text: log("in_asm", text)
-        for cpu in self.cpus:
-            cpu.log = log
-            cpu.trace = "int" in items
-            cpu.single_step = "exec" in items
-            cpu.envi[OFFSET["TRACE"]] = 1 if cpu.trace else 0
-            self.gic.irq_out[cpu.index] = cpu.set_irq_line
-            self.gic.fiq_out[cpu.index] = lambda level, c=cpu: c.set_irq_line(level, fiq=True)
-        self._plugged = [i < config.smp for i in range(config.maxcpus)]
         for i in range(config.maxcpus):
-            self.gic.set_accessible(i, self._plugged[i])
-        self.power = [Power.OFF] * config.maxcpus
-        self.waiting = [False] * config.maxcpus
+            self.gic.set_accessible(i, False)
+        for i in range(config.smp):
+            self.realize(i)
+        self._unrealize_pending: list[int] = []
         self.shutdown: str | None = None
+        self.executed = 0               # guest instructions, all vCPUs, since creation
         self.boot_entry = None          # (pc, x0) of the primary CPU after reset
+        from .commands import MachineControl
+        self.control = MachineControl(self)
+
+    @property
+    def cpus(self) -> list:
+        """The execution context of every possible CPU, None where the slot is parked."""
+        return [s.cpu for s in self.slots]
+
+    def _pulse(self, intid: int):
+        self.gic.set_irq(intid, True)
+        self.gic.set_irq(intid, False)
 
     # -- vCPU lifecycle -------------------------------------------------------------------
     def plugged(self, index: int) -> bool:
-        return self._plugged[index]
+        return self.slots[index].plugged
 
     def cpu_by_mpidr(self, mpidr: int):
+        """Index of the possible CPU (plugged or not) with this affinity, else None."""
         aff = mpidr & 0xFF_00FF_FFFF
-        for i, m in enumerate(self.mpidrs):
-            if m == aff:
-                return i
+        for s in self.slots:
+            if s.mpidr == aff:
+                return s.index
         return None
 
+    def realize(self, index: int):
+        """Give slot `index` a fresh execution context and connect it to its redistributor
+        and CPU interface; it stays powered off until PSCI CPU_ON."""
+        slot = self.slots[index]
+        assert slot.cpu is None, f"CPU {index} is already plugged"
+        cpu = VCPU(index, slot.mpidr, self.phys, self.code, self.clock, self.gic, self._psci)
+        cpu.log = self.log
+        cpu.trace = "int" in self.log_items
+        cpu.single_step = "exec" in self.log_items
+        cpu.envi[OFFSET["TRACE"]] = 1 if cpu.trace else 0
+        self.gic.irq_out[index] = cpu.set_irq_line
+        self.gic.fiq_out[index] = lambda level, c=cpu: c.set_irq_line(level, fiq=True)
+        self.gic.redistributors[index].reset()
+        slot.cpu = cpu
+        slot.power = Power.OFF
+        slot.waiting = False
+        self.gic.set_accessible(index, True)
+        cpu.reset()
+
+    def unrealize(self, index: int):
+        """Park slot `index`: disconnect it from the GIC and drop its execution context.
+        The context goes at the next scheduling point, never under a running vCPU (a CPU
+        may eject itself through the register block)."""
+        slot = self.slots[index]
+        cpu = slot.cpu
+        if cpu is None:
+            return
+        slot.power = Power.OFF
+        slot.waiting = False
+        cpu.request_exit()
+        self.gic.set_accessible(index, False)
+        self.gic.irq_out[index] = self.gic.fiq_out[index] = None
+        slot.cpu = None
+        self._unrealize_pending.append(cpu)
+
+    def _release_contexts(self):
+        for cpu in self._unrealize_pending:
+            self.phys.detach(cpu.env)
+        self._unrealize_pending.clear()
+
+    # -- the CPU-hotplug register block's board side ---------------------------------------
+    def enabled(self, index: int) -> bool:
+        return self.slots[index].plugged
+
+    def arch_id(self, index: int) -> int:
+        return self.slots[index].mpidr
+
+    def eject(self, index: int):
+        """The guest's _EJ0 (CEJ0 written): park the CPU.  Returns why it is refused, or
+        None when done."""
+        slot = self.slots[index]
+        if index == 0:
+            return "the boot CPU cannot be ejected"
+        if not slot.plugged:
+            return "the slot is empty"
+        path = slot.qom_path()
+        dev_id = slot.dev_id
+        self.unrealize(index)
+        self.cpuhp.forget(index)
+        slot.dev_id = None
+        slot.anon = None
+        slot.hotplugged = slot.unplug_requested = False
+        self.control.emit("DEVICE_DELETED", ({"device": dev_id} if dev_id else {}) | {"path": path})
+        return None
+
+    def ost(self, index: int, event: int, status: int):
+        slot = self.slots[index]
+        info = {"slot": str(index), "slot-type": "CPU", "source": event, "status": status}
+        if slot.dev_id is not None:
+            info = {"device": slot.dev_id} | info
+        self.control.emit("ACPI_DEVICE_OST", {"info": info})
+
+    def hotplug(self, index: int, dev_id: str | None, anon: int | None, cold: bool):
+        """device_add (or --device when cold): plug slot `index` and, unless cold, tell the
+        guest through the register block and the GED."""
+        slot = self.slots[index]
+        self.realize(index)
+        slot.dev_id, slot.anon = dev_id, anon
+        slot.hotplugged = not cold
+        slot.unplug_requested = False
+        if not cold:
+            self.cpuhp.request_insert(index)
+            self.ged.raise_event(GED_EVT_CPU_HOTPLUG)
+
+    def unplug_request(self, index: int):
+        """device_del: ask the guest to offline and eject the CPU.  Sending it again raises
+        the event again (a guest that missed the first, e.g. before it booted, sees it)."""
+        slot = self.slots[index]
+        slot.unplug_requested = True
+        self.cpuhp.request_remove(index)
+        self.ged.raise_event(GED_EVT_CPU_HOTPLUG)
+
     def power_on(self, index: int, entry: int, context_id: int):
-        cpu = self.cpus[index]
-        cpu.reset(entry, context_id)
-        self.power[index] = Power.ON
-        self.waiting[index] = False
+        slot = self.slots[index]
+        slot.cpu.reset(entry, context_id)
+        slot.power = Power.ON
+        slot.waiting = False
 
     def cpu_off(self, cpu):
-        self.power[cpu.index] = Power.OFF
-        self.waiting[cpu.index] = False
+        slot = self.slots[cpu.index]
+        slot.power = Power.OFF
+        slot.waiting = False
 
     def _psci(self, cpu, conduit):
         return psci.call(self, cpu, conduit)
@@ -120,48 +226,62 @@ class Machine:
     def start(self, entry: int, x0: int = 0):
         """Power on the boot CPU at entry (EL1h, MMU off) with x0; the others stay off."""
         self.boot_entry = (entry, x0)
-        for i in range(len(self.cpus)):
-            self.power[i] = Power.OFF
+        self.control.started = True
+        for slot in self.slots:
+            slot.power = Power.OFF
+            slot.waiting = False
         self.power_on(0, entry, x0)
 
     def reset(self):
-        """SYSTEM_RESET: every device and vCPU back to power-on state; the images the loader
-        placed are written again (as QEMU restores its ROM blobs; the rest of RAM is kept);
-        the boot CPU restarts at its entry."""
+        """SYSTEM_RESET: every device and plugged vCPU back to power-on state (hot-plugged
+        CPUs stay plugged, as QEMU's devices do); the images the loader placed are written
+        again (as QEMU restores its ROM blobs; the rest of RAM is kept); the boot CPU
+        restarts at its entry.  A hotplug request the guest had not handled yet is raised
+        again so the rebooted guest sees it."""
         for pa, data in self.phys.images:
             self.phys.write(pa, data)
         self.gic.reset()
         self.uart.reset()
-        for cpu in self.cpus:
-            cpu.reset()
+        self.ged.reset()
+        self.cpuhp.reset()
+        for slot in self.slots:
+            if slot.cpu is not None:
+                self.gic.set_accessible(slot.index, True)
+                slot.cpu.reset()
         self.start(*self.boot_entry)
+        if any(self.cpuhp.inserting) or any(self.cpuhp.removing):
+            self.ged.raise_event(GED_EVT_CPU_HOTPLUG)
 
     # -- the scheduler --------------------------------------------------------------------
-    def run(self, max_instructions: int | None = None) -> str:
+    def run(self, max_instructions: int | None = None, until_idle: bool = False) -> str:
         """Run until the guest powers off (returns "poweroff"), an emulator error, or
-        max_instructions in total."""
+        max_instructions in total; with until_idle, also return "idle" instead of waiting
+        for input when every vCPU waits for an interrupt no timer will raise."""
         total = 0
         while True:
             ran = False
-            for cpu in self.cpus:
-                i = cpu.index
-                if self.power[i] != Power.ON:
+            for slot in self.slots:
+                cpu = slot.cpu
+                if slot.power != Power.ON:
                     continue
-                if self.waiting[i]:
+                if slot.waiting:
                     if not cpu.wake_pending():
                         continue
-                    self.waiting[i] = False
+                    slot.waiting = False
                 before = cpu.executed
                 result = cpu.run(self._quantum())
                 done = cpu.executed - before
                 total += done
+                self.executed += done
                 if self.clock.icount:
                     self.clock.instructions += done
                 ran = True
+                if self._unrealize_pending:
+                    self._release_contexts()
                 if self.phys.error is not None:
                     raise self.phys.error
-                if result == RunResult.WAIT:
-                    self.waiting[i] = not cpu.wake_pending()
+                if result == RunResult.WAIT and slot.power == Power.ON:
+                    slot.waiting = not cpu.wake_pending()
                 elif result == RunResult.STOP:
                     break
                 self._tick()
@@ -176,9 +296,14 @@ class Machine:
             self.console.pump()
             self._tick()
             if not ran and not self._any_runnable():
-                if not any(p == Power.ON for p in self.power):
+                if not any(s.power == Power.ON for s in self.slots):
                     return "halted"
+                if until_idle and self._next_deadline() is None:
+                    return "idle"
                 self._idle()
+
+    def _running(self):
+        return [s.cpu for s in self.slots if s.power == Power.ON]
 
     def _quantum(self) -> int:
         if not self.clock.icount:
@@ -191,21 +316,19 @@ class Machine:
         return max(1, min(QUANTUM, self.clock.ns_until(deadline)))
 
     def _tick(self):
-        for cpu in self.cpus:
-            if self.power[cpu.index] == Power.ON:
-                cpu.timer.update()
+        for cpu in self._running():
+            cpu.timer.update()
 
     def _any_runnable(self) -> bool:
-        return any(self.power[i] == Power.ON and (not self.waiting[i] or c.wake_pending())
-                   for i, c in enumerate(self.cpus))
+        return any(s.power == Power.ON and (not s.waiting or s.cpu.wake_pending())
+                   for s in self.slots)
 
     def _next_deadline(self):
         best = None
-        for cpu in self.cpus:
-            if self.power[cpu.index] == Power.ON:
-                d = cpu.timer.next_deadline()
-                if d is not None and (best is None or d < best):
-                    best = d
+        for cpu in self._running():
+            d = cpu.timer.next_deadline()
+            if d is not None and (best is None or d < best):
+                best = d
         return best
 
     def _idle(self):

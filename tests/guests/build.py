@@ -89,6 +89,11 @@ GUESTS = [
 BY_NAME = {g.name: g for g in GUESTS}
 # a guest that must print FAIL: proves a failing check reaches the end of the output
 CANARY = Guest("canary", 1, "a deliberately failing check")
+# needs a host that plugs and unplugs CPUs on cue (QEMU's virt has no CPU hotplug); run with
+# --maxcpus HOTPLUG_MAXCPUS by tests/test_hotplug.py
+HOTPLUG = Guest("hotplug", 2, "GED interrupt, CPU-hotplug register block scan, CPU_ON of "
+                              "inserted CPUs, offline and eject of removed ones, refusals")
+HOTPLUG_MAXCPUS = 4
 
 
 class BuildError(RuntimeError):
@@ -96,8 +101,8 @@ class BuildError(RuntimeError):
 
 
 def _guest(name: str) -> Guest:
-    if name == CANARY.name:
-        return CANARY
+    if name in (CANARY.name, HOTPLUG.name):
+        return CANARY if name == CANARY.name else HOTPLUG
     if name not in BY_NAME:
         raise KeyError(f"unknown guest {name!r}; known: {', '.join(BY_NAME)}")
     return BY_NAME[name]

@@ -1,0 +1,245 @@
+/* vCPU hotplug through the ACPI CPU-hotplug register block and the GED, driven by the host.
+ * Built for -smp 2 and run with --maxcpus 4: CPUs 0-1 present, 2-3 parked.
+ *
+ * The guest does what the DSDT's CSCN/_EJ0/_OST methods and Linux do, without ACPI: it takes
+ * the GED interrupt (SPI 9, edge), reads ESEL, scans the register block with command 0 for
+ * CPUs with insert/remove events, CPU_ONs inserted CPUs, and offlines (CPU_OFF from the CPU
+ * itself) and ejects removed ones.  Each "waiting:" line is the host's cue:
+ *   "waiting: plug"     the host device_adds core-id 2 and 3 (both before the guest looks)
+ *   "waiting: unplug"   the host device_dels CPU 2 (hot-added) and CPU 1 (cold-booted)
+ *   "waiting: replug"   the host device_adds core-id 2 again
+ * Also checked: the register block with and without a selected CPU, command 3 (MPIDR), the
+ * refused ejects (boot CPU, empty slot), PSCI CPU_ON of a parked CPU (DENIED), OST, and that
+ * a re-plugged CPU starts from reset. */
+#include "rt.h"
+
+#define GED_BASE 0x09080000UL
+#define GED_SPI 9
+#define GED_INTID (32 + GED_SPI)
+#define GED_CPU_HOTPLUG 0x8
+#define CPUHP_BASE 0x090C0000UL
+#define CPUHP_SEL 0x0
+#define CPUHP_FLAGS 0x4
+#define CPUHP_CMD 0x5
+#define CPUHP_DATA 0x8
+#define CPEN 1
+#define CINS 2
+#define CRMV 4
+#define CEJ0 8
+#define POSSIBLE 4
+
+enum { CMD_NONE, CMD_OFF };
+
+static volatile u64 ged_events, ged_irqs;
+static volatile u64 cmd[NCPU_MAX], alive[NCPU_MAX], mpidr_seen[NCPU_MAX], work[NCPU_MAX];
+
+void irq_handler(u32 intid, struct frame *f)
+{
+    (void)f;
+    if (intid == GED_INTID) {
+        ged_events |= mmio_r32(GED_BASE);          /* read-and-clear */
+        ged_irqs++;
+    }
+}
+
+void secondary_main(u64 ctx)
+{
+    int me = this_cpu();
+    (void)ctx;
+    mpidr_seen[me] = read_sysreg(mpidr_el1);
+    alive[me] = 1;
+    dsb(sy);
+    sev();
+    while (cmd[me] != CMD_OFF)
+        work[me]++;                                /* runs until told to go offline */
+    cmd[me] = CMD_NONE;
+    alive[me] = 0;
+    dsb(sy);
+    cpu_off();
+}
+
+static void sel(u32 cpu) { mmio_w32(CPUHP_BASE + CPUHP_SEL, cpu); }
+static u8 flags(u32 cpu) { sel(cpu); return mmio_r8(CPUHP_BASE + CPUHP_FLAGS); }
+static void command(u8 c) { mmio_w8(CPUHP_BASE + CPUHP_CMD, c); }
+static u32 data(void) { return mmio_r32(CPUHP_BASE + CPUHP_DATA); }
+
+static u64 arch_id(u32 cpu)
+{
+    sel(cpu);
+    command(3);
+    u64 lo = data(), hi = mmio_r32(CPUHP_BASE + CPUHP_SEL);
+    command(0);
+    return lo | hi << 32;
+}
+
+static void print_flags(const char *when)
+{
+    print("%s:", when);
+    for (u32 i = 0; i < POSSIBLE; i++)
+        print(" cpu%u=%x", i, flags(i));
+    print("\n");
+}
+
+/* wait for the GED interrupt with the CPU-hotplug bit, sleeping in WFI */
+static void wait_event(const char *cue)
+{
+    print("waiting: %s\n", cue);
+    ged_events = 0;
+    irq_enable();
+    while (!(ged_events & GED_CPU_HOTPLUG))
+        wfi();
+    irq_disable();
+    print("GED event 0x%lx\n", ged_events);
+}
+
+/* CSCN: every CPU with a pending insert or remove, found with command 0 from the selector */
+static int scan(u32 *inserted, int *ni, u32 *removed, int *nr)
+{
+    *ni = *nr = 0;
+    u32 uid = 0;
+    for (int guard = 0; guard < 2 * POSSIBLE; guard++) {
+        sel(uid);
+        command(0);
+        u32 next = data();
+        if (next < uid)
+            break;                                 /* wrapped: nothing further up */
+        u8 f = mmio_r8(CPUHP_BASE + CPUHP_FLAGS);
+        if (!(f & (CINS | CRMV)))
+            break;
+        if (f & CINS) {
+            inserted[(*ni)++] = next;
+            mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CINS);   /* clear the insert event */
+        }
+        if (f & CRMV) {
+            removed[(*nr)++] = next;
+            mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CRMV);   /* clear the remove event */
+        }
+        uid = next + 1;
+        if (uid >= POSSIBLE)
+            break;
+    }
+    return *ni + *nr;
+}
+
+static int wait_alive(int cpu, u64 want)
+{
+    u64 end = cntvct() + 5 * cntfrq();
+    while (alive[cpu] != want && cntvct() < end)
+        delay_us(50);
+    return alive[cpu] == want;
+}
+
+static s64 affinity_settles_off(int cpu)
+{
+    u64 end = cntvct() + 5 * cntfrq();
+    s64 a;
+    while ((a = psci_call(PSCI_AFFINITY_INFO, cpu_mpidr(cpu), 0, 0)) != 1 && cntvct() < end)
+        delay_us(50);
+    return a;
+}
+
+static void online(u32 cpu)
+{
+    s64 r = cpu_on((int)cpu, cpu);
+    print("CPU_ON cpu%u: %ld\n", cpu, r);
+    CHECK_EQ(r, PSCI_SUCCESS, "CPU_ON of a plugged CPU");
+    CHECK(wait_alive((int)cpu, 1), "cpu%u did not arrive", cpu);
+    print("cpu%u up: MPIDR 0x%lx, entry x0 %lu, DAIF 0x%lx, SCTLR.M %lu\n", cpu,
+          mpidr_seen[cpu] & 0xff00ffffffUL, entry_state[cpu].x0, entry_state[cpu].daif,
+          entry_state[cpu].sctlr & 1);
+    u64 w = work[cpu];
+    delay_us(200);
+    CHECK(work[cpu] != w, "cpu%u runs no work", cpu);
+}
+
+static void offline_and_eject(u32 cpu)
+{
+    if (alive[cpu]) {
+        cmd[cpu] = CMD_OFF;
+        dsb(sy);
+        CHECK(wait_alive((int)cpu, 0), "cpu%u did not stop", cpu);
+    }
+    s64 a = affinity_settles_off((int)cpu);
+    print("cpu%u off: AFFINITY_INFO %ld\n", cpu, a);
+    sel(cpu);
+    mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CEJ0);
+    print("cpu%u ejected: flags %x\n", cpu, flags(cpu));
+    CHECK_EQ(flags(cpu) & CPEN, 0, "CPEN after eject");
+}
+
+static void handle_event(void)
+{
+    u32 ins[POSSIBLE], rem[POSSIBLE];
+    int ni, nr;
+    scan(ins, &ni, rem, &nr);
+    print("scan: insert");
+    for (int i = 0; i < ni; i++)
+        print(" cpu%u", ins[i]);
+    print(", remove");
+    for (int i = 0; i < nr; i++)
+        print(" cpu%u", rem[i]);
+    print("\n");
+    for (int i = 0; i < ni; i++)
+        online(ins[i]);
+    for (int i = 0; i < nr; i++)
+        offline_and_eject(rem[i]);
+    print_flags("after");
+}
+
+int main(void)
+{
+    gic_dist_init();
+    gic_cpu_init();
+    mmio_w32(GICD_BASE + GICD_ICFGR + (GED_INTID / 16) * 4,
+             2u << ((GED_INTID % 16) * 2));                /* edge-triggered */
+    gic_route_spi(GED_INTID, 0);
+    gic_enable(GED_INTID);
+
+    /* the register block at rest: CPUs 0-1 enabled, no events; a selector past the last
+     * possible CPU reads 0 everywhere */
+    print_flags("boot");
+    for (u32 i = 0; i < POSSIBLE; i++)
+        print("cpu%u arch id 0x%lx\n", i, arch_id(i));
+    sel(POSSIBLE);
+    print("selector %u: flags %x data %x data2 %x\n", POSSIBLE,
+          mmio_r8(CPUHP_BASE + CPUHP_FLAGS), data(), mmio_r32(CPUHP_BASE + CPUHP_SEL));
+    sel(1);
+    command(0);
+    print("command 0 without events: selector stays %u\n", data());
+
+    /* refusals: ejecting the boot CPU or an empty slot changes nothing; a parked CPU
+     * cannot be powered on */
+    sel(0);
+    mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CEJ0);
+    sel(3);
+    mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CEJ0);
+    print_flags("after refused ejects");
+    s64 r = cpu_on(2, 2);
+    print("CPU_ON parked cpu2: %ld\n", r);
+    CHECK_EQ(r, PSCI_DENIED, "CPU_ON of a parked CPU");
+
+    online(1);
+
+    wait_event("plug");
+    handle_event();
+    /* _OST from the guest: event 1 (device check), status 0 (success) for cpu2 */
+    sel(2);
+    command(1);
+    mmio_w32(CPUHP_BASE + CPUHP_DATA, 1);
+    command(2);
+    mmio_w32(CPUHP_BASE + CPUHP_DATA, 0);
+    command(0);
+
+    wait_event("unplug");
+    handle_event();
+    r = cpu_on(2, 2);
+    print("CPU_ON ejected cpu2: %ld\n", r);
+    CHECK_EQ(r, PSCI_DENIED, "CPU_ON of an ejected CPU");
+
+    wait_event("replug");
+    handle_event();
+    offline_and_eject(2);
+    offline_and_eject(3);
+    print_flags("end");
+    finish();
+}
