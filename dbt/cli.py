@@ -1,8 +1,11 @@
 """`dbt-vm`: the system emulator's command line.
 
     dbt-vm boot [--kernel PATH] [--initrd PATH] [--append STR] [--dtb PATH] [--smp N]
-                [--maxcpus M] [--memory SIZE] [--icount] [--serial stdio|file:PATH]
+                [--maxcpus M] [--memory SIZE] [--icount] [--serial mon:stdio|stdio|file:PATH]
+                [--monitor unix:PATH|tcp:HOST:PORT] [--qmp unix:PATH|tcp:HOST:PORT]
+                [--device cortex-a57-arm-cpu,id=ID,core-id=N]... [-S]
                 [-d in_asm,exec,int,mmu,unimp] [-D LOGFILE]
+    dbt-vm acpi-dump [--smp N] [--maxcpus M] [--memory SIZE] --out DIR
 
 Bad input (a missing kernel, an unknown option, --smp above --maxcpus, a size that does not
 parse) gets one line on stderr and exit code 2; an emulator error exits 1 with a message; a
@@ -74,7 +77,18 @@ def _boot_parser(sub):
     p.add_argument("--memory", "-m", default="512M", help="RAM size (default 512M)")
     p.add_argument("--icount", action="store_true",
                    help="guest time follows instructions executed: repeatable runs")
-    p.add_argument("--serial", default="stdio", help="stdio, file:PATH or null")
+    p.add_argument("--serial", default="mon:stdio",
+                   help="mon:stdio (the terminal shared with the monitor: C-a c switches, "
+                        "C-a x quits), stdio, file:PATH or null")
+    p.add_argument("--monitor", action="append", default=[],
+                   help="serve the human monitor on unix:PATH[,server,nowait] or tcp:HOST:PORT")
+    p.add_argument("--qmp", action="append", default=[],
+                   help="serve QMP on unix:PATH[,server,nowait] or tcp:HOST:PORT "
+                        "(HOST defaults to 127.0.0.1)")
+    p.add_argument("--device", action="append", default=[],
+                   help="cold-plug a CPU: <model>-arm-cpu,id=ID,core-id=N")
+    p.add_argument("-S", dest="stopped", action="store_true",
+                   help="do not start the vCPUs until the monitor's cont")
     p.add_argument("-d", dest="log_items", default="",
                    help=f"log categories, comma-separated: {','.join(LOG_ITEMS)}")
     p.add_argument("-D", dest="logfile", help="write the -d log here (default stderr)")
@@ -118,8 +132,10 @@ def boot(args) -> int:
     kernel = _read(kernel_path, "kernel")
     initrd = _read(args.initrd, "initrd") if args.initrd else None
     dtb = _read(args.dtb, "device tree") if args.dtb else None
-    if not args.serial.startswith(("stdio", "file:", "null")) or args.serial == "file:":
-        raise UsageError(f"--serial: expected stdio, file:PATH or null, not '{args.serial}'")
+    if args.serial not in ("mon:stdio", "stdio", "null", "none") \
+            and not (args.serial.startswith("file:") and len(args.serial) > 5):
+        raise UsageError(f"--serial: expected mon:stdio, stdio, file:PATH or null, "
+                         f"not '{args.serial}'")
 
     logfile = open(args.logfile, "w") if args.logfile else sys.stderr
 
@@ -127,7 +143,6 @@ def boot(args) -> int:
         if category in items:
             logfile.write(f"{text}\n")
 
-    from .machine.boot import BootError, boot as load
     from .machine.virt import Machine, MachineConfig
     config = MachineConfig(memory=memory, smp=cpus, maxcpus=maxcpus, icount=args.icount,
                            serial=args.serial, disk_cache=not args.no_disk_cache)
@@ -135,38 +150,100 @@ def boot(args) -> int:
         config.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    machine = Machine(config, log=log if items else None, log_items=items)
-    if "unimp" in items:
-        machine.phys.unassigned_log = lambda text: log("unimp", text)
+    serial = None
+    if args.serial == "mon:stdio":
+        from .machine.chardev import StdioBackend
+        from .machine.hmp import Monitor
+        from .machine.mux import MuxBackend
+        # as QEMU's -nographic: the guest gets ^C; C-a x quits
+        serial = MuxBackend(StdioBackend(signals=False),
+                            lambda write: Monitor(machine.control, write, echo=True))
+    machine = Machine(config, serial_backend=serial, log=log if items else None,
+                      log_items=items)
     try:
-        load(machine, kernel, initrd, args.append, dtb)
-    except BootError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        why = machine.run()
+        return _run(machine, args, kernel, initrd, dtb, items, log)
     finally:
-        machine.serial.close()
+        machine.close()
         if args.stats:
             c = machine.code.cache
             print(f"stats: {machine.executed} guest instructions, "
                   f"{len(c.compile_seconds)} blocks translated in {sum(c.compile_seconds):.2f} s, "
                   f"{c.disk_hits} regions from the disk cache", file=sys.stderr)
-    if why == "poweroff":
+
+
+def _run(machine, args, kernel, initrd, dtb, items, log) -> int:
+    from .machine.boot import BootError, boot as load
+    from .machine.control import CommandError
+    from .machine.hmp import parse_device_options
+    if "unimp" in items:
+        machine.phys.unassigned_log = lambda text: log("unimp", text)
+    for spec in args.device:
+        try:
+            machine.control.device_add(parse_device_options(spec), typed=False)
+        except CommandError as exc:
+            raise UsageError(f"--device {spec}: {exc.desc}") from None
+    for option, specs, add in (("--qmp", args.qmp, machine.add_qmp),
+                               ("--monitor", args.monitor, machine.add_monitor)):
+        for spec in specs:
+            try:
+                add(spec)
+            except (ValueError, OSError) as exc:
+                raise UsageError(f"{option} {spec}: {exc}") from None
+    try:
+        load(machine, kernel, initrd, args.append, dtb)
+    except BootError as exc:
+        raise UsageError(str(exc)) from None
+    if args.stopped:
+        machine.control.stop()
+    why = machine.run()
+    if why in ("poweroff", "quit"):
         return 0
     print(f"{PROG}: guest stopped ({why})", file=sys.stderr)
     return 1
+
+
+def _acpi_dump_parser(sub):
+    p = sub.add_parser("acpi-dump", help="write the ACPI tables the board would give a guest")
+    p.add_argument("--smp", default="1", help="vCPUs present at boot (or cpus=N,maxcpus=M)")
+    p.add_argument("--maxcpus", type=int, help="possible vCPUs (default: --smp)")
+    p.add_argument("--memory", "-m", default="512M", help="RAM size (default 512M)")
+    p.add_argument("--out", required=True, help="directory for <SIGNATURE>.dat files")
+    return p
+
+
+def acpi_dump(args) -> int:
+    from .acpi import AcpiBoard, dump
+    from .machine.virt import MachineConfig
+    cpus, maxcpus = parse_smp(args.smp)
+    cpus = cpus or 1
+    maxcpus = args.maxcpus or maxcpus or cpus
+    memory = parse_size(args.memory)
+    try:
+        MachineConfig(memory=memory, smp=cpus, maxcpus=maxcpus).check()
+        os.makedirs(args.out, exist_ok=True)
+        paths = dump(AcpiBoard(possible=maxcpus, present=cpus, memory=memory), args.out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: {exc.strerror}") from None
+    for path in paths:
+        print(path)
+    return 0
 
 
 def main(argv=None) -> int:
     ap = _Parser(prog=PROG, description="An AArch64 virt-board emulator.")
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
     _boot_parser(sub)
+    _acpi_dump_parser(sub)
     try:
         args = ap.parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is required (boot)")
+            raise UsageError("a command is required (boot, acpi-dump)")
         if args.command == "boot":
             return boot(args)
+        if args.command == "acpi-dump":
+            return acpi_dump(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

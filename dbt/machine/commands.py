@@ -149,8 +149,8 @@ class MachineControl(Control):
         self.emit("POWERDOWN")
 
     def quit(self) -> None:
-        self.machine.request_shutdown("quit")
-        self.emit("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"})
+        # SHUTDOWN is announced when the machine stops, after this command's reply
+        self.machine.request_shutdown("quit", "host-qmp-quit")
 
 
 def _int_property(key: str, value, typed: bool) -> int:

@@ -11,8 +11,8 @@ CSCN/CSTA/CEJ0/COST methods drive it; see reference/HOTPLUG_PROTOCOL.md section 
              write: OST event (after command 1) or OST status (after command 2)
 
 A selector past the last possible CPU makes every read 0 and every write but the selector's
-a no-op.  The selector is not reset by a system reset (QEMU's neither): only the per-CPU
-event flags are, with the machine's reset.
+a no-op.  A system reset keeps the selector (as QEMU) and the pending events (unlike QEMU,
+whose events a reboot can lose); it clears the command and the OST records.
 """
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ class CPUHotplugController(Device):
         self.refusals: list[str] = []       # eject writes the board refused, for -d unimp
 
     def reset(self) -> None:
+        # pending insert/remove events survive a reset (the board raises the GED event
+        # again), so a device_del sent while the guest reboots is not lost
         n = self.possible
-        self.inserting, self.removing = [False] * n, [False] * n
         self.ost_event, self.ost_status = [0] * n, [0] * n
         self.command = 0
 

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 class MainLoop:
     def __init__(self):
-        self._selector = selectors.DefaultSelector()
+        # poll(2), not epoll: epoll refuses regular files, and stdin may be one (< /dev/null)
+        self._selector = selectors.PollSelector()
         self._readers: dict[int, object] = {}
         self._writers: dict[int, object] = {}
         self._watches: list = []            # [fileno_fn, callback, fd registered or None]

@@ -68,8 +68,9 @@ class PhysicalMemory:
 
     def detach(self, env: np.ndarray):
         """The vCPU owning env is gone (unplugged): forget it."""
-        self.envs = [e for e in self.envs if e is not env]
-        self.envs_by_addr.pop(env.ctypes.data, None)
+        addr = env.ctypes.data              # env may be another view of the same array
+        self.envs = [e for e in self.envs if e.ctypes.data != addr]
+        self.envs_by_addr.pop(addr, None)
         self._publish_envs()
 
     def _publish_envs(self):

@@ -84,10 +84,10 @@ def call(machine, cpu, conduit: str):
         cpu.set_x(0, SUCCESS)
         return None if cpu.wake_pending() else RunResult.WAIT
     if fid == SYSTEM_OFF:
-        machine.request_shutdown("poweroff")
+        machine.request_shutdown("poweroff", "guest-shutdown")
         return RunResult.STOP
     if fid == SYSTEM_RESET:
-        machine.request_shutdown("reset")
+        machine.request_shutdown("reset", "guest-reset")
         return RunResult.STOP
     return ret(NOT_SUPPORTED)
 

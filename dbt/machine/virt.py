@@ -7,8 +7,6 @@ the host sleeps until the next timer deadline or console input.
 """
 from __future__ import annotations
 
-import select
-import time
 from dataclasses import dataclass
 
 from ..cpu.state import OFFSET
@@ -23,6 +21,7 @@ from .cpuhp import CPUHotplugController
 from .cpuslots import CPUSlot, mpidr_of, topology_of
 from .ged import GenericEventDevice
 from .memmap import MAX_CPUS, MEMMAP, RAM_BASE, gicr_frames
+from .mainloop import MainLoop
 from .memory import PhysicalMemory
 from .pl011 import PL011
 from .psci import Power
@@ -73,6 +72,10 @@ class Machine:
         self.uart = PL011(self.serial.write, lambda level: self.gic.set_irq(uart.intid, level))
         self.phys.map_device(uart.base, uart.size, self.uart)
         self.console = CharFrontend(self.serial, self.uart)
+        # console input, the monitor and QMP are served between quanta on this thread
+        self.loop = MainLoop()
+        self.loop.watch(self._input_fileno, self._pump_input)
+        self.servers: list = []
         ged, cpuhp = MEMMAP["ged"], MEMMAP["cpuhp"]
         self.ged = GenericEventDevice(lambda: self._pulse(ged.intid))
         self.phys.map_device(ged.base, ged.size, self.ged)
@@ -87,10 +90,45 @@ class Machine:
             self.realize(i)
         self._unrealize_pending: list[int] = []
         self.shutdown: str | None = None
+        self.shutdown_reason: str | None = None
         self.executed = 0               # guest instructions, all vCPUs, since creation
         self.boot_entry = None          # (pc, x0) of the primary CPU after reset
         from .commands import MachineControl
         self.control = MachineControl(self)
+
+    # -- the host side: console, monitor, QMP -----------------------------------------------
+    def _input_fileno(self):
+        # the mux reads the terminal even while the UART is full, so C-a still works
+        mux_fd = getattr(self.serial, "pump", None) and self.serial.fileno()
+        return mux_fd if mux_fd is not None else self.console.fileno()
+
+    def _pump_input(self):
+        pump = getattr(self.serial, "pump", None)
+        if pump is not None:
+            pump()
+        self.console.pump()
+
+    def add_qmp(self, spec: str):
+        """Serve QMP on spec (unix:PATH[,server,nowait] or tcp:HOST:PORT)."""
+        from .qmp import QMPServer
+        server = QMPServer(self.loop, self.control, spec)
+        self.servers.append(server)
+        return server
+
+    def add_monitor(self, spec: str):
+        """Serve the human monitor on spec (unix:PATH[,server,nowait] or tcp:HOST:PORT)."""
+        from .hmp import MonitorServer
+        server = MonitorServer(self.loop, self.control, spec)
+        self.servers.append(server)
+        return server
+
+    def close(self):
+        """Flush and close the monitor and QMP clients, then the serial back end."""
+        for server in self.servers:
+            server.close()
+        self.servers.clear()
+        self.loop.close()
+        self.serial.close()
 
     @property
     def cpus(self) -> list:
@@ -219,8 +257,11 @@ class Machine:
     def _psci(self, cpu, conduit):
         return psci.call(self, cpu, conduit)
 
-    def request_shutdown(self, why: str):
+    def request_shutdown(self, why: str, reason: str | None = None):
+        """Stop running: why is "poweroff", "quit" or "reset"; reason, QMP's
+        ShutdownCause, is announced in a SHUTDOWN (or RESET) event when run() stops."""
         self.shutdown = why
+        self.shutdown_reason = reason
 
     # -- boot -----------------------------------------------------------------------------
     def start(self, entry: int, x0: int = 0):
@@ -287,16 +328,28 @@ class Machine:
                 self._tick()
             if self.shutdown == "reset":
                 self.shutdown = None
+                if self.shutdown_reason:
+                    self.control.emit("RESET", {"guest": True, "reason": "guest-reset"})
                 self.reset()
                 continue
             if self.shutdown is not None:
+                if self.shutdown_reason:
+                    self.control.emit("SHUTDOWN", {"guest": self.shutdown == "poweroff",
+                                                   "reason": self.shutdown_reason})
+                    self.shutdown_reason = None
                 return self.shutdown
             if max_instructions is not None and total >= max_instructions:
                 return "limit"
+            self.loop.poll(0)
             self.console.pump()
             self._tick()
+            if self.control.paused:
+                if until_idle:
+                    return "idle"
+                self.loop.poll(None)
+                continue
             if not ran and not self._any_runnable():
-                if not any(s.power == Power.ON for s in self.slots):
+                if not any(s.power == Power.ON for s in self.slots) and not self.servers:
                     return "halted"
                 if until_idle and self._next_deadline() is None:
                     return "idle"
@@ -344,10 +397,6 @@ class Machine:
         self._wait_input(timeout)
 
     def _wait_input(self, timeout):
-        fd = self.console.fileno()
-        if fd is None:
-            if timeout is None:
-                raise RuntimeError("every vCPU waits for an interrupt that can never come")
-            time.sleep(timeout)
-            return
-        select.select([fd], [], [], timeout)
+        if timeout is None and self.console.fileno() is None and not self.servers:
+            raise RuntimeError("every vCPU waits for an interrupt that can never come")
+        self.loop.poll(timeout)

@@ -80,24 +80,13 @@ static void print_flags(const char *when)
     print("\n");
 }
 
-/* wait for the GED interrupt with the CPU-hotplug bit, sleeping in WFI */
-static void wait_event(const char *cue)
-{
-    print("waiting: %s\n", cue);
-    ged_events = 0;
-    irq_enable();
-    while (!(ged_events & GED_CPU_HOTPLUG))
-        wfi();
-    irq_disable();
-    print("GED event 0x%lx\n", ged_events);
-}
-
-/* CSCN: every CPU with a pending insert or remove, found with command 0 from the selector */
-static int scan(u32 *inserted, int *ni, u32 *removed, int *nr)
+/* CSCN: every CPU with a pending insert or remove, found with command 0 from the selector;
+ * the events are cleared as they are collected */
+static void scan(u32 *inserted, int *ni, u32 *removed, int *nr)
 {
     *ni = *nr = 0;
     u32 uid = 0;
-    for (int guard = 0; guard < 2 * POSSIBLE; guard++) {
+    while (uid < POSSIBLE) {
         sel(uid);
         command(0);
         u32 next = data();
@@ -115,10 +104,7 @@ static int scan(u32 *inserted, int *ni, u32 *removed, int *nr)
             mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CRMV);   /* clear the remove event */
         }
         uid = next + 1;
-        if (uid >= POSSIBLE)
-            break;
     }
-    return *ni + *nr;
 }
 
 static int wait_alive(int cpu, u64 want)
@@ -138,17 +124,17 @@ static s64 affinity_settles_off(int cpu)
     return a;
 }
 
+static s64 on_result[POSSIBLE], off_result[POSSIBLE];
+static u8 flags_after[POSSIBLE];
+
 static void online(u32 cpu)
 {
-    s64 r = cpu_on((int)cpu, cpu);
-    print("CPU_ON cpu%u: %ld\n", cpu, r);
-    CHECK_EQ(r, PSCI_SUCCESS, "CPU_ON of a plugged CPU");
+    on_result[cpu] = cpu_on((int)cpu, cpu);
+    CHECK_EQ(on_result[cpu], PSCI_SUCCESS, "CPU_ON of a plugged CPU");
     CHECK(wait_alive((int)cpu, 1), "cpu%u did not arrive", cpu);
-    print("cpu%u up: MPIDR 0x%lx, entry x0 %lu, DAIF 0x%lx, SCTLR.M %lu\n", cpu,
-          mpidr_seen[cpu] & 0xff00ffffffUL, entry_state[cpu].x0, entry_state[cpu].daif,
-          entry_state[cpu].sctlr & 1);
-    u64 w = work[cpu];
-    delay_us(200);
+    u64 w = work[cpu], end = cntvct() + 5 * cntfrq();
+    while (work[cpu] == w && cntvct() < end)
+        delay_us(50);
     CHECK(work[cpu] != w, "cpu%u runs no work", cpu);
 }
 
@@ -159,31 +145,77 @@ static void offline_and_eject(u32 cpu)
         dsb(sy);
         CHECK(wait_alive((int)cpu, 0), "cpu%u did not stop", cpu);
     }
-    s64 a = affinity_settles_off((int)cpu);
-    print("cpu%u off: AFFINITY_INFO %ld\n", cpu, a);
+    off_result[cpu] = affinity_settles_off((int)cpu);
     sel(cpu);
     mmio_w8(CPUHP_BASE + CPUHP_FLAGS, CEJ0);
-    print("cpu%u ejected: flags %x\n", cpu, flags(cpu));
-    CHECK_EQ(flags(cpu) & CPEN, 0, "CPEN after eject");
+    flags_after[cpu] = flags(cpu);
+    CHECK_EQ(flags_after[cpu] & CPEN, 0, "CPEN after eject");
 }
 
-static void handle_event(void)
+static u32 enabled_mask(void)
 {
-    u32 ins[POSSIBLE], rem[POSSIBLE];
-    int ni, nr;
-    scan(ins, &ni, rem, &nr);
-    print("scan: insert");
-    for (int i = 0; i < ni; i++)
-        print(" cpu%u", ins[i]);
-    print(", remove");
-    for (int i = 0; i < nr; i++)
-        print(" cpu%u", rem[i]);
-    print("\n");
-    for (int i = 0; i < ni; i++)
-        online(ins[i]);
-    for (int i = 0; i < nr; i++)
-        offline_and_eject(rem[i]);
-    print_flags("after");
+    u32 m = 0;
+    for (u32 i = 0; i < POSSIBLE; i++)
+        if (flags(i) & CPEN)
+            m |= 1u << i;
+    return m;
+}
+
+/* the phase is over when the enabled CPUs are `want` and no event waits to be handled */
+static int settled(u32 want)
+{
+    for (u32 i = 0; i < POSSIBLE; i++)
+        if (flags(i) & (CINS | CRMV))
+            return 0;
+    return enabled_mask() == want;
+}
+
+/* One phase: print the host's cue, then handle GED interrupts (scan, online inserted CPUs,
+ * offline and eject removed ones) until the enabled CPUs are `want`.  The host may make its
+ * changes before the guest looks or while it handles an earlier event, so what happened is
+ * printed afterwards, by CPU, and the number of interrupts separately (one when the host
+ * made every change before the first interrupt was taken). */
+static void phase(const char *cue, u32 want)
+{
+    u32 inserted = 0, removed = 0, irqs = 0;
+    u64 end = cntvct() + 60 * cntfrq();
+    for (u32 i = 0; i < POSSIBLE; i++)
+        on_result[i] = off_result[i] = flags_after[i] = 0;
+    print("waiting: %s\n", cue);
+    for (;;) {
+        ged_events = 0;
+        irq_enable();
+        while (!(ged_events & GED_CPU_HOTPLUG) && cntvct() < end)
+            wfi();
+        irq_disable();
+        if (!(ged_events & GED_CPU_HOTPLUG))
+            fatal("%s: no GED event (enabled mask %x)", cue, enabled_mask());
+        irqs++;
+        u32 ins[POSSIBLE], rem[POSSIBLE];
+        int ni, nr;
+        scan(ins, &ni, rem, &nr);
+        for (int i = 0; i < ni; i++) {
+            inserted |= 1u << ins[i];
+            online(ins[i]);
+        }
+        for (int i = 0; i < nr; i++) {
+            removed |= 1u << rem[i];
+            offline_and_eject(rem[i]);
+        }
+        if (settled(want))
+            break;
+    }
+    for (u32 i = 0; i < POSSIBLE; i++) {
+        if (inserted & (1u << i))
+            print("inserted cpu%u: CPU_ON %ld, MPIDR 0x%lx, entry x0 %lu, DAIF 0x%lx, "
+                  "SCTLR.M %lu, running\n", i, on_result[i], mpidr_seen[i] & 0xff00ffffffUL,
+                  entry_state[i].x0, entry_state[i].daif, entry_state[i].sctlr & 1);
+        if (removed & (1u << i))
+            print("removed cpu%u: AFFINITY_INFO %ld after CPU_OFF, flags after eject %x\n", i,
+                  off_result[i], flags_after[i]);
+    }
+    print_flags(cue);
+    print("%s: GED interrupts %u\n", cue, irqs);
 }
 
 int main(void)
@@ -219,9 +251,10 @@ int main(void)
     CHECK_EQ(r, PSCI_DENIED, "CPU_ON of a parked CPU");
 
     online(1);
+    print("cpu1 up: MPIDR 0x%lx, entry x0 %lu\n", mpidr_seen[1] & 0xff00ffffffUL,
+          entry_state[1].x0);
 
-    wait_event("plug");
-    handle_event();
+    phase("plug", 0xf);
     /* _OST from the guest: event 1 (device check), status 0 (success) for cpu2 */
     sel(2);
     command(1);
@@ -230,14 +263,13 @@ int main(void)
     mmio_w32(CPUHP_BASE + CPUHP_DATA, 0);
     command(0);
 
-    wait_event("unplug");
-    handle_event();
+    phase("unplug", 0x9);
     r = cpu_on(2, 2);
     print("CPU_ON ejected cpu2: %ld\n", r);
     CHECK_EQ(r, PSCI_DENIED, "CPU_ON of an ejected CPU");
 
-    wait_event("replug");
-    handle_event();
+    phase("replug", 0xd);
+    /* a guest may eject what nobody asked it to (the host learns from DEVICE_DELETED) */
     offline_and_eject(2);
     offline_and_eject(3);
     print_flags("end");
