@@ -1,7 +1,8 @@
 """`dbt-vm`: the system emulator's command line.
 
     dbt-vm boot [--kernel PATH] [--initrd PATH] [--append STR] [--dtb PATH] [--smp N]
-                [--maxcpus M] [--memory SIZE] [--icount] [--serial mon:stdio|stdio|file:PATH]
+                [--maxcpus M] [--memory SIZE] [--icount] [--no-acpi]
+                [--serial mon:stdio|stdio|file:PATH]
                 [--monitor unix:PATH|tcp:HOST:PORT] [--qmp unix:PATH|tcp:HOST:PORT]
                 [--device cortex-a57-arm-cpu,id=ID,core-id=N]... [-S]
                 [-d in_asm,exec,int,mmu,unimp] [-D LOGFILE]
@@ -72,6 +73,8 @@ def _boot_parser(sub):
     p.add_argument("--initrd")
     p.add_argument("--append", default="", help="kernel command line")
     p.add_argument("--dtb", help="use this device tree instead of the generated one")
+    p.add_argument("--no-acpi", action="store_true",
+                   help="boot an arm64 Image with a device tree instead of ACPI")
     p.add_argument("--smp", default="1", help="vCPUs present at boot (or cpus=N,maxcpus=M)")
     p.add_argument("--maxcpus", type=int, help="possible vCPUs (default: --smp)")
     p.add_argument("--memory", "-m", default="512M", help="RAM size (default 512M)")
@@ -190,7 +193,7 @@ def _run(machine, args, kernel, initrd, dtb, items, log) -> int:
             except (ValueError, OSError) as exc:
                 raise UsageError(f"{option} {spec}: {exc}") from None
     try:
-        load(machine, kernel, initrd, args.append, dtb)
+        load(machine, kernel, initrd, args.append, dtb, acpi=False if args.no_acpi else None)
     except BootError as exc:
         raise UsageError(str(exc)) from None
     if args.stopped:

@@ -1,6 +1,7 @@
-"""The acceptance guest under dbt-vm: Debian's arm64 Linux 6.12 boots with a device tree on
-`dbt-vm boot --smp 4` to the busybox /init, which prints the sysfs CPU lists, takes CPU 3
-offline and back online, answers on its shell, and `poweroff -f` ends dbt-vm with exit 0.
+"""The acceptance guest under dbt-vm: Debian's arm64 Linux 6.12 boots the ACPI way (EFI hand-off
+without firmware, dbt-vm's default for an arm64 Image) on `dbt-vm boot --smp 4` to the busybox
+/init, which prints the sysfs CPU lists, takes CPU 3 offline and back online, answers on its
+shell, and `poweroff -f` ends dbt-vm with exit 0.
 
 A first boot compiles the kernel's code (about four minutes on two cores; the translated code
 is kept in the on-disk cache, so later boots take about one): it fits the default run, so CI

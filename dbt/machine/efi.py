@@ -194,7 +194,7 @@ def build_efi(base: int, ram_size: int, rsdp: int, acpi_range: tuple[int, int],
         raise EfiError(f"firmware vendor name {vendor!r} is too long")
     data[_VENDOR_AT:_VENDOR_AT + len(name)] = name
 
-    struct.pack_into("<ii", data, _MEMRESERVE_AT, 0, 0)            # size 0, count 0, next 0
+    # the memreserve record (int size, atomic count, u64 next) stays zero: an empty list root
     RT_PROPERTIES.pack_into(data, _RT_PROP_AT, EFI_RT_PROPERTIES_TABLE_VERSION,
                             RT_PROPERTIES.size, 0)                  # no runtime services
     config = {ACPI_20_TABLE_GUID: rsdp,
