@@ -197,7 +197,7 @@ def _run(machine, args, kernel, initrd, dtb, items, log) -> int:
     except BootError as exc:
         raise UsageError(str(exc)) from None
     if args.stopped:
-        machine.control.stop()
+        machine.control.stop(prelaunch=True)
     why = machine.run()
     if why in ("poweroff", "quit"):
         return 0

@@ -436,3 +436,102 @@ def test_hotplug_guest_over_qmp_and_monitor(guest, tmp_path):
     cpus = _lines_of(log[6].replace("\r\n", "\n"), "")
     assert [c.split(":")[0] for c in cpus if "CPU #" in c] == ["* CPU #0", "  CPU #2",
                                                                 "  CPU #3"]
+
+
+class Terminal:
+    """A child process on a pseudo-terminal, read pexpect-style."""
+
+    def __init__(self, argv):
+        import pty
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
+        os.close(slave)
+        self.buf = b""
+
+    def expect(self, text: bytes, timeout=120):
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while text not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {text!r} in {self.buf[-2000:]!r}"
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    self.buf += os.read(self.master, 65536)
+                except OSError:                 # the child closed the terminal
+                    assert text in self.buf, f"no {text!r} in {self.buf[-2000:]!r}"
+        at = self.buf.index(text) + len(text)
+        before, self.buf = self.buf[:at], self.buf[at:]
+        return before
+
+    def send(self, data: bytes):
+        os.write(self.master, data)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+
+
+@needs_cc
+def test_monitor_on_the_terminal_with_the_serial_console(guest):
+    """The default console, mon:stdio on a terminal: -S holds the guest, C-a c reaches the
+    monitor (guest output keeps coming), device_add from there, C-a x quits with exit 0."""
+    term = Terminal([sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(guest),
+                     "--smp", str(HOTPLUG.smp), "--maxcpus", str(HOTPLUG_MAXCPUS),
+                     "--memory", MEMORY, "-S"])
+    try:
+        term.send(b"\x01c")
+        assert b"boot:" not in term.expect(b"(qemu) ")     # nothing ran yet
+        term.send(b"info status\r")
+        assert b"VM status: paused (prelaunch)" in term.expect(b"(qemu) ")
+        term.send(b"cont\r")
+        term.expect(b"waiting: plug")
+        term.send(b"device_add cortex-a57-arm-cpu,id=a,core-id=2\r")
+        term.expect(b"(qemu) ")
+        term.send(b"device_add cortex-a57-arm-cpu,id=b,core-id=2\r")
+        assert b"Error: CPU(0:0:2:0) with arch-id 0x2 exists" in term.expect(b"(qemu) ")
+        term.send(b"device_add cortex-a57-arm-cpu,id=b,core-id=3\r")
+        term.expect(b"plug: cpu0=1 cpu1=1 cpu2=1 cpu3=1")
+        term.send(b"info cpus\r")
+        text = term.expect(b"(qemu) ").replace(b"\r", b"")
+        assert [line.split(b":")[0] for line in text.split(b"\n") if b"CPU #" in line] == \
+            [b"* CPU #0", b"  CPU #1", b"  CPU #2", b"  CPU #3"]
+        term.send(b"\x01x")
+        term.expect(b"QEMU: Terminated")
+        assert term.proc.wait(30) == 0
+    finally:
+        term.close()
+
+
+def test_cold_plug_before_start_raises_no_event():
+    m = machine(smp=1, maxcpus=4)
+    m.control.device_add({"driver": CPU, "id": "c3", "core-id": "3"}, typed=False)
+    slot = m.slots[3]
+    assert slot.state == "plugged" and not slot.hotplugged
+    assert not any(m.cpuhp.inserting) and m.ged.sel == 0
+    assert m.control.query_hotpluggable_cpus()[0]["qom-path"] == "/machine/peripheral/c3"
+    m.start(0x4008_0000)
+    m.control.device_add({"driver": CPU, "id": "c2", "core-id": 2})
+    assert m.slots[2].hotplugged and m.cpuhp.inserting[2] and m.ged.sel == 0x8
+
+
+def test_cli_device_option_errors_are_usage_errors(tmp_path):
+    image = tmp_path / "nothing.bin"
+    image.write_bytes(b"\x00" * 64)
+    for device, message in (
+            ("cortex-a57-arm-cpu,id=c,core-id=9",
+             "--device cortex-a57-arm-cpu,id=c,core-id=9: Invalid core-id 9 specified"),
+            ("cortex-a72-arm-cpu,core-id=1", "Invalid CPU type, expected cpu type"),
+            ("cortex-a57-arm-cpu,id=c,core-id=0", "with arch-id 0x0 exists")):
+        r = subprocess.run([sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(image),
+                            "--maxcpus", "4", "--serial", "null", "--device", device],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "dbt.cli", "boot", "--kernel", str(image),
+                        "--serial", "null", "--qmp", "bogus:spec"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("dbt-vm: --qmp bogus:spec:"), r.stderr

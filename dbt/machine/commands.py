@@ -29,6 +29,7 @@ class MachineControl(Control):
         super().__init__()
         self.machine = machine
         self.paused = False
+        self.prelaunch = False          # -S: stopped before the first instruction
         self.started = False            # the guest has been started: device_add hot-plugs
         self.migrating = False          # set by migration; hotplug is refused meanwhile
         self._anon = 0                  # next /machine/peripheral-anon/device[N]
@@ -43,7 +44,7 @@ class MachineControl(Control):
         if m.shutdown in ("poweroff", "quit"):
             status = "shutdown"
         elif self.paused:
-            status = "paused"
+            status = "prelaunch" if self.prelaunch else "paused"
         elif not self.started:
             status = "prelaunch"
         else:
@@ -128,15 +129,17 @@ class MachineControl(Control):
         return None
 
     # -- run state ------------------------------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, prelaunch: bool = False) -> None:
+        self.prelaunch = self.prelaunch or prelaunch
         if not self.paused:
             self.paused = True
             self.machine.clock.pause()
-            self.emit("STOP")
+            if not prelaunch:               # QEMU announces no STOP for -S
+                self.emit("STOP")
 
     def cont(self) -> None:
         if self.paused:
-            self.paused = False
+            self.paused = self.prelaunch = False
             self.machine.clock.resume()
             self.emit("RESUME")
 

@@ -301,7 +301,14 @@ class Machine:
         total = 0
         while True:
             ran = False
+            if self.control.paused and self.shutdown is None:
+                if until_idle:
+                    return "idle"
+                self.loop.poll(None)
+                continue
             for slot in self.slots:
+                if self.shutdown is not None:       # quit/reset from the monitor, say
+                    break
                 cpu = slot.cpu
                 if slot.power != Power.ON:
                     continue
@@ -344,9 +351,6 @@ class Machine:
             self.console.pump()
             self._tick()
             if self.control.paused:
-                if until_idle:
-                    return "idle"
-                self.loop.poll(None)
                 continue
             if not ran and not self._any_runnable():
                 if not any(s.power == Power.ON for s in self.slots) and not self.servers:
