@@ -2,9 +2,12 @@
 (qemu-aarch64), and how results are compared."""
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,22 @@ def one_line_error(r, status):
     lines = r.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dbt-run: "), lines
     return lines[0]
+
+
+@contextlib.contextmanager
+def qemu_virt_socket(option: str, path: str):
+    """QEMU's virt board held at -S, serving `option` (-qmp or -monitor) on the unix socket
+    `path` once it exists (an oracle for our monitor and QMP); killed on exit."""
+    qemu = subprocess.Popen(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57",
+                             "-nodefaults", "-display", "none", "-S",
+                             option, f"unix:{path},server=on,wait=off"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(path):
+            assert time.monotonic() < deadline and qemu.poll() is None
+            time.sleep(0.02)
+        yield qemu
+    finally:
+        qemu.kill()
+        qemu.wait()

@@ -645,3 +645,22 @@ def test_aml_matches_iasl(tmp_path):
         at = next(i for i in range(min(len(ours), len(compiled))) if ours[i] != compiled[i])
         pytest.fail(f"AML differs at {at:#x}: ours {ours[at:at + 16].hex()} "
                     f"iasl {compiled[at:at + 16].hex()}")
+
+
+def test_acpi_dump_command_writes_what_the_board_gives_the_guest(tmp_path):
+    """`dbt-vm acpi-dump` writes every table as <SIG>.dat, identical to what an ACPI boot of
+    the same configuration places in guest RAM; bad options are one-line usage errors."""
+    import sys
+    r = subprocess.run([sys.executable, "-m", "dbt.cli", "acpi-dump", "--smp", "2",
+                        "--maxcpus", "4", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    image = build_tables(AcpiBoard(possible=4, present=2, memory=512 << 20),
+                         default_base(512 << 20))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}.dat" for s in image.tables)
+    for sig, data in image.tables.items():
+        assert (tmp_path / f"{sig}.dat").read_bytes() == data, sig
+    r = subprocess.run([sys.executable, "-m", "dbt.cli", "acpi-dump", "--smp", "5",
+                        "--maxcpus", "4", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr

@@ -3,10 +3,9 @@ line editing, the socket server, and the stdio mux's Ctrl-a escapes."""
 import os
 import shutil
 import socket
-import subprocess
-import time
 
 import pytest
+from support import qemu_virt_socket
 
 from dbt.machine.chardev import CharBackend
 from dbt.machine.hmp import Monitor, MonitorServer, parse_device_options, run_command
@@ -253,15 +252,7 @@ def test_outputs_match_qemu(env, tmp_path):
     control.running, control.status = False, "prelaunch"
     start()
     path = str(tmp_path / "qemu-mon.sock")
-    qemu = subprocess.Popen(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57",
-                             "-nodefaults", "-display", "none", "-S",
-                             "-monitor", f"unix:{path},server=on,wait=off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path):
-            assert time.monotonic() < deadline and qemu.poll() is None
-            time.sleep(0.02)
+    with qemu_virt_socket("-monitor", path):
         theirs, mine = HMPClient(path, echoes=True), HMPClient(ours.address)
         assert theirs.until_prompt().endswith(b" monitor - type 'help' for more information\r\n")
         mine.until_prompt()
@@ -280,9 +271,6 @@ def test_outputs_match_qemu(env, tmp_path):
         assert set(mine.run("info").splitlines()) - set(qemu_info) == set()
         theirs.close()
         mine.close()
-    finally:
-        qemu.kill()
-        qemu.wait()
 
 
 # -- the stdio mux --------------------------------------------------------------------------

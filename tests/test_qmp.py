@@ -10,11 +10,11 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
+from support import qemu_virt_socket
 
 from dbt.machine.control import CommandError, Control
 from dbt.machine.mainloop import MainLoop, parse_socket_spec
@@ -625,15 +625,7 @@ def _error_lines(c, payloads):
 def test_errors_match_qemu(qmp_env, tmp_path):
     lt, control, server = qmp_env
     path = str(tmp_path / "qemu-qmp.sock")
-    qemu = subprocess.Popen(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57",
-                             "-nodefaults", "-display", "none", "-S",
-                             "-qmp", f"unix:{path},server=on,wait=off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path):
-            assert time.monotonic() < deadline and qemu.poll() is None
-            time.sleep(0.02)
+    with qemu_virt_socket("-qmp", path):
         theirs, ours = Raw(path), Raw(server.address)
         g1, g2 = theirs.greeting(), ours.greeting()
         assert set(g1) == set(g2) == {"QMP"} and set(g1["QMP"]) == set(g2["QMP"])
@@ -651,7 +643,4 @@ def test_errors_match_qemu(qmp_env, tmp_path):
             c.send(b"[" * 1025)
             assert errors([c.line()]) == [("GenericError", "JSON nesting depth limit exceeded")]
             c.close()
-    finally:
-        qemu.kill()
-        qemu.wait()
     assert control.calls == []
