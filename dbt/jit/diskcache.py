@@ -86,7 +86,9 @@ class DiskCache:
 
     def _open(self, directory):
         directory.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=1.0,
+        # several dbt processes may share the cache (two VMs, a migration's two ends): a
+        # writer holds the lock for one short transaction, so waiting for it is cheap
+        self.db = sqlite3.connect(str(directory / "code.sqlite"), timeout=30.0,
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")
@@ -103,11 +105,15 @@ class DiskCache:
         self.db.execute("DROP TABLE IF EXISTS blocks")        # the layout before versions
         db_file = directory / "code.sqlite"
         if db_file.stat().st_size > self.MAX_BYTES:
-            # entries of other translator versions can never be used again
+            # entries of other translator versions can never be used again; compact only
+            # when some went (a cache of this version alone may well be larger)
             with self.db:
-                self.db.execute("DELETE FROM code WHERE version != ?", (self.version,))
-                self.db.execute("DELETE FROM region WHERE version != ?", (self.version,))
-            self.db.execute("VACUUM")
+                gone = self.db.execute("DELETE FROM code WHERE version != ?",
+                                       (self.version,)).rowcount
+                gone += self.db.execute("DELETE FROM region WHERE version != ?",
+                                        (self.version,)).rowcount
+            if gone:
+                self.db.execute("VACUUM")
 
     _shared = None
 
@@ -221,6 +227,12 @@ class DiskCache:
     def close(self):
         self.flush()
         if self.db is not None:
+            try:
+                # fold the write-ahead log back into the database, so it does not grow
+                # without bound while other processes keep reading
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
             self.db.close()
             self.db = None
 
