@@ -102,7 +102,7 @@ def test_register_block_events_search_wraps_and_one_action_per_write():
     for i in (0, 1):
         dev.write(cpuhp.SELECTOR, 4, i)
         dev.write(cpuhp.FLAGS, 1, cpuhp.CEJ0)
-    assert board.ejected == [1] and len(dev.refusals) == 2
+    assert board.ejected == [1] and dev.refused == 2
     # OST: event then status; the status write reports both
     dev.write(cpuhp.SELECTOR, 4, 2)
     dev.write(cpuhp.COMMAND, 1, cpuhp.CMD_OST_EVENT)
