@@ -325,11 +325,13 @@ def test_snapshot_round_trip():
     assert v.line is True
     assert all(v.r(off) == u.r(off) for off in range(0x04, 0x4C, 4))
     assert v.drain() == b"bcdef"
-    bad = dict(state, rx_pos=99)
-    with pytest.raises(ValueError):
-        w = Uart()
-        load_state(w.dev, bad)
-        w.dev.post_load()
+    w = Uart()
+    fresh = save_state(w.dev)
+    for bad in (dict(state, rx_pos=99), dict(state, rx_count=-1), dict(state, cr="x"),
+                dict(state, rx_fifo=state["rx_fifo"][:-1])):
+        with pytest.raises(ValueError):
+            load_state(w.dev, bad)
+        assert save_state(w.dev) == fresh          # nothing applied
 
 
 def test_reset_lowers_the_line():

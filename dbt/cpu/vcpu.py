@@ -16,7 +16,7 @@ from ..jit import exits, symbols
 from ..jit.dispatch import finish_exit, run_system
 from . import exceptions as X
 from . import mmu
-from .state import OFFSET, CPUState, flush_tlb
+from .state import ARCH_SIZE, OFFSET, CPUState, flush_tlb
 from .sysreg_model import BY_ENCODING, CCSIDR, REGS, reset_values
 from .timer import GenericTimer
 
@@ -85,6 +85,18 @@ class VCPU:
             self.timer.levels = {"P": True, "V": True}
             self.timer.update()
             self.gic.cpuif_reset(self.index)
+
+    # -- snapshots ------------------------------------------------------------------------
+    def save_arch(self) -> bytes:
+        """The architectural part of env (state.ARCH_FIELDS), as saved in a snapshot."""
+        return self.env[:ARCH_SIZE].tobytes()
+
+    def load_arch(self, data: bytes) -> None:
+        """Take a saved architectural state; the runtime part is derived again (TLB empty,
+        translation context recomputed; the GIC re-drives the interrupt lines)."""
+        self.env[:ARCH_SIZE] = np.frombuffer(data, dtype=np.uint64)
+        flush_tlb(self.env)
+        X.update_ctx(self.envi)
 
     # -- interrupts -----------------------------------------------------------------------
     def _timer_ppi(self, intid, level):

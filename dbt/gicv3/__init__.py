@@ -8,7 +8,8 @@ PE its GICD_IROUTER names, a PPI or SGI its own PE), and at the end of each publ
 `flush()` recomputes the highest priority pending interrupt of each marked PE and calls its
 `irq_out` / `fiq_out` callback if the line changed.
 """
-from dbt.machine.device import load_state as _load_state, save_state as _save_state
+from dbt.machine.device import commit_state as _commit_state, save_state as _save_state, \
+    stage_state as _stage_state
 
 from .common import GIC_INTERNAL, NUM_SGIS, affinity32
 from .cpuif import READABLE, WRITABLE, CPUInterface
@@ -114,26 +115,33 @@ class GICv3:
     def save_state(self) -> dict:
         return {name: _save_state(obj) for name, obj in self.components()}
 
-    def load_state(self, state: dict) -> None:
-        """Load every block, or none if any part does not match; then recompute delivery."""
+    def stage_state(self, state) -> list:
+        """Check a saved state against every block without changing any: returns what
+        commit_state applies, or raises ValueError."""
+        if not isinstance(state, dict):
+            raise ValueError("GICv3: state is not a map")
         comps = self.components()
         missing = [name for name, _ in comps if name not in state]
         if missing:
             raise ValueError(f"GICv3: state lacks {', '.join(missing)}")
+        staged = []
         for name, obj in comps:
             _check_shapes(name, obj, state[name])
-        before = self.save_state()
-        try:
-            for name, obj in comps:
-                _load_state(obj, state[name])
-        except Exception:
-            for name, obj in comps:
-                _load_state(obj, before[name])
-            raise
-        for _, obj in comps:
+            staged.append((obj, _stage_state(obj, state[name])))
+        return staged
+
+    def commit_state(self, staged: list) -> None:
+        """Apply what stage_state returned, then recompute delivery."""
+        for obj, values in staged:
+            _commit_state(obj, values)
+        for obj, _ in staged:
             obj.post_load()
         self.mark_all()
         self.flush()
+
+    def load_state(self, state: dict) -> None:
+        """Load every block, or none if any part does not match."""
+        self.commit_state(self.stage_state(state))
 
     # -- for the blocks ------------------------------------------------------------------
 
@@ -157,6 +165,8 @@ class GICv3:
 def _check_shapes(name: str, obj, state: dict) -> None:
     """Refuse, before anything is applied, values load_state would take but the blocks
     cannot use: byte arrays of another length, lists holding non-integers."""
+    if not isinstance(state, dict):
+        raise ValueError(f"GICv3 {name}: state is not a map")
     for attr in obj.STATE:
         cur, new = getattr(obj, attr), state.get(attr)
         if isinstance(cur, (bytes, bytearray)):

@@ -291,10 +291,13 @@ class PL011(Device):
 
     # -- snapshots -----------------------------------------------------------------------
 
-    def post_load(self) -> None:
-        """After `load_state`: check the FIFO indices and drive the interrupt line."""
-        if not (0 <= self.rx_pos < FIFO_DEPTH and 0 <= self.rx_count <= FIFO_DEPTH):
+    def check_state(self, staged: dict) -> None:
+        """Before `load_state` applies anything: the FIFO indices must be in range."""
+        if not (0 <= staged["rx_pos"] < FIFO_DEPTH and 0 <= staged["rx_count"] <= FIFO_DEPTH):
             raise ValueError("PL011: receive FIFO position out of range")
+
+    def post_load(self) -> None:
+        """After `load_state`: drive the interrupt line."""
         self._line = bool(self.ris & self.imsc)
         self.irq(self._line)
 
