@@ -6,6 +6,10 @@
                 [--monitor unix:PATH|tcp:HOST:PORT] [--qmp unix:PATH|tcp:HOST:PORT]
                 [--device cortex-a57-arm-cpu,id=ID,core-id=N]... [-S]
                 [-d in_asm,exec,int,mmu,unimp] [-D LOGFILE]
+                [--incoming file:PATH|tcp:[HOST]:PORT|unix:PATH] [--migrate-secret FILE]
+    dbt-vm migrate --qmp unix:PATH|tcp:HOST:PORT --to HOST:PORT|file:PATH|unix:PATH
+                [--downtime-limit MS] [--max-bandwidth SIZE]
+    dbt-vm snapshot-info FILE [--migrate-secret FILE]
     dbt-vm acpi-dump [--smp N] [--maxcpus M] [--memory SIZE] --out DIR
 
 Bad input (a missing kernel, an unknown option, --smp above --maxcpus, a size that does not
@@ -75,11 +79,17 @@ def _boot_parser(sub):
     p.add_argument("--dtb", help="use this device tree instead of the generated one")
     p.add_argument("--no-acpi", action="store_true",
                    help="boot an arm64 Image with a device tree instead of ACPI")
-    p.add_argument("--smp", default="1", help="vCPUs present at boot (or cpus=N,maxcpus=M)")
+    # no defaults for what --incoming compares with the stream: given means checked
+    p.add_argument("--smp", help="vCPUs present at boot (or cpus=N,maxcpus=M; default 1)")
     p.add_argument("--maxcpus", type=int, help="possible vCPUs (default: --smp)")
-    p.add_argument("--memory", "-m", default="512M", help="RAM size (default 512M)")
+    p.add_argument("--memory", "-m", help="RAM size (default 512M)")
     p.add_argument("--icount", action="store_true",
                    help="guest time follows instructions executed: repeatable runs")
+    p.add_argument("--incoming", metavar="URI",
+                   help="take the machine and its state from a migration stream: file:PATH, "
+                        "tcp:[HOST]:PORT (HOST defaults to 127.0.0.1) or unix:PATH")
+    p.add_argument("--migrate-secret", metavar="FILE",
+                   help="authenticate migration streams (HMAC-SHA256) with this shared secret")
     p.add_argument("--serial", default="mon:stdio",
                    help="mon:stdio (the terminal shared with the monitor: C-a c switches, "
                         "C-a x quits), stdio, file:PATH or null")
@@ -111,16 +121,85 @@ def _read(path, what):
 
 
 def boot(args) -> int:
-    cpus, maxcpus = parse_smp(args.smp)
-    cpus = cpus or 1
-    maxcpus = args.maxcpus or maxcpus or cpus
+    smp_cpus, smp_max = parse_smp(args.smp) if args.smp is not None else (None, None)
+    cpus = smp_cpus or 1
+    maxcpus = args.maxcpus or smp_max or cpus
     if cpus > maxcpus:
         raise UsageError(f"--smp {cpus} is above --maxcpus {maxcpus}")
-    memory = parse_size(args.memory)
+    memory = parse_size(args.memory) if args.memory is not None else 512 << 20
+    items, log = _log_items(args)
+    secret = _secret(args)
+    if args.incoming:
+        for option in ("kernel", "initrd", "dtb", "append"):
+            if getattr(args, option):
+                raise UsageError(f"--{option} cannot be combined with --incoming: the guest "
+                                 "comes from the migration stream")
+        given = {}
+        if args.memory is not None:
+            given["--memory"] = memory
+        if smp_cpus is not None:
+            given["--smp"] = smp_cpus
+        if args.maxcpus or smp_max:
+            given["--maxcpus"] = maxcpus
+        if args.icount:
+            given["--icount"] = True
+        if args.device:
+            given["--device"] = [_device_ident(spec) for spec in args.device]
+        return _incoming(args, given, secret, items, log)
+    kernel, initrd, dtb = _guest_files(args)
+    from .machine.virt import MachineConfig
+    config = MachineConfig(memory=memory, smp=cpus, maxcpus=maxcpus, icount=args.icount)
+    try:
+        config.check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    machine = _make_machine(config, args, items, log)
+    machine.control.migrate_secret = secret
+    try:
+        return _run(machine, args, kernel, initrd, dtb)
+    finally:
+        _close(machine, args)
+
+
+def _log_items(args):
     items = [i for i in args.log_items.split(",") if i]
     bad = [i for i in items if i not in LOG_ITEMS]
     if bad:
         raise UsageError(f"-d: unknown log item '{bad[0]}' (known: {', '.join(LOG_ITEMS)})")
+    if args.serial not in ("mon:stdio", "stdio", "null", "none") \
+            and not (args.serial.startswith("file:") and len(args.serial) > 5):
+        raise UsageError(f"--serial: expected mon:stdio, stdio, file:PATH or null, "
+                         f"not '{args.serial}'")
+    logfile = open(args.logfile, "w") if args.logfile else sys.stderr
+
+    def log(category, text):
+        if category in items:
+            logfile.write(f"{text}\n")
+    return items, log
+
+
+def _secret(args):
+    if not args.migrate_secret:
+        return None
+    from .migration import MigrationError
+    from .migration.stream import read_secret
+    try:
+        return read_secret(args.migrate_secret)
+    except MigrationError as exc:
+        raise UsageError(f"--migrate-secret: {exc}") from None
+
+
+def _device_ident(spec: str):
+    """(id, core-id) of a --device option, as the stream's CPUs are compared."""
+    from .machine.hmp import parse_device_options
+    opts = parse_device_options(spec)
+    try:
+        return opts.get("id") or "", int(opts.get("core-id", ""), 0)
+    except ValueError:
+        raise UsageError(f"--device {spec}: CPU core-id is not set") from None
+
+
+def _guest_files(args):
     if args.kernel is None:
         # the acceptance guest, fetched once into the user's cache
         from .machine.guest import DEFAULT_APPEND, GuestFetchError, fetch_default_guest
@@ -135,25 +214,17 @@ def boot(args) -> int:
     kernel = _read(kernel_path, "kernel")
     initrd = _read(args.initrd, "initrd") if args.initrd else None
     dtb = _read(args.dtb, "device tree") if args.dtb else None
-    if args.serial not in ("mon:stdio", "stdio", "null", "none") \
-            and not (args.serial.startswith("file:") and len(args.serial) > 5):
-        raise UsageError(f"--serial: expected mon:stdio, stdio, file:PATH or null, "
-                         f"not '{args.serial}'")
+    return kernel, initrd, dtb
 
-    logfile = open(args.logfile, "w") if args.logfile else sys.stderr
 
-    def log(category, text):
-        if category in items:
-            logfile.write(f"{text}\n")
-
-    from .machine.virt import Machine, MachineConfig
-    config = MachineConfig(memory=memory, smp=cpus, maxcpus=maxcpus, icount=args.icount,
-                           serial=args.serial, disk_cache=not args.no_disk_cache)
-    try:
-        config.check()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+def _make_machine(config, args, items, log):
+    """The machine with the host-side options: serial back end (the terminal shared with
+    the monitor for mon:stdio), logging."""
+    from .machine.virt import Machine
+    config.serial = args.serial
+    config.disk_cache = not args.no_disk_cache
     serial = None
+    machine = None
     if args.serial == "mon:stdio":
         from .machine.chardev import StdioBackend
         from .machine.hmp import Monitor
@@ -163,28 +234,58 @@ def boot(args) -> int:
                             lambda write: Monitor(machine.control, write, echo=True))
     machine = Machine(config, serial_backend=serial, log=log if items else None,
                       log_items=items)
+    if "unimp" in items:
+        machine.phys.unassigned_log = lambda text: log("unimp", text)
+    return machine
+
+
+def _close(machine, args):
+    machine.close()
+    if args.stats:
+        c = machine.code.cache
+        print(f"stats: {machine.executed} guest instructions, "
+              f"{len(c.compile_seconds)} blocks translated in {sum(c.compile_seconds):.2f} s, "
+              f"{c.disk_hits} regions from the disk cache", file=sys.stderr)
+
+
+def _incoming(args, given, secret, items, log) -> int:
+    """--incoming: build the machine the stream describes, load it, run it."""
+    from .migration import MigrationError
+    from .migration.incoming import Listener, load_file, serve
+
+    def make(config):
+        return _make_machine(config, args, items, log)
     try:
-        return _run(machine, args, kernel, initrd, dtb, items, log)
+        if args.incoming.startswith("file:"):
+            got = load_file(args.incoming[5:], make, given, secret)
+        else:
+            listener = Listener(args.incoming)
+            print(f"{PROG}: waiting for an incoming migration on {listener.address}",
+                  file=sys.stderr, flush=True)
+            got = serve(listener, make, given, secret)
+    except MigrationError as exc:
+        print(f"{PROG}: incoming migration failed: {exc}", file=sys.stderr)
+        return 1
+    machine = got.machine
+    machine.control.migrate_secret = secret
+    try:
+        return _run(machine, args, None, None, None)
     finally:
-        machine.close()
-        if args.stats:
-            c = machine.code.cache
-            print(f"stats: {machine.executed} guest instructions, "
-                  f"{len(c.compile_seconds)} blocks translated in {sum(c.compile_seconds):.2f} s, "
-                  f"{c.disk_hits} regions from the disk cache", file=sys.stderr)
+        _close(machine, args)
 
 
-def _run(machine, args, kernel, initrd, dtb, items, log) -> int:
+def _run(machine, args, kernel, initrd, dtb) -> int:
+    """Cold-plug, serve the monitor and QMP, load the guest (none when it came from a
+    migration stream), run."""
     from .machine.boot import BootError, boot as load
     from .machine.control import CommandError
     from .machine.hmp import parse_device_options
-    if "unimp" in items:
-        machine.phys.unassigned_log = lambda text: log("unimp", text)
-    for spec in args.device:
-        try:
-            machine.control.device_add(parse_device_options(spec), typed=False)
-        except CommandError as exc:
-            raise UsageError(f"--device {spec}: {exc.desc}") from None
+    if kernel is not None:
+        for spec in args.device:
+            try:
+                machine.control.device_add(parse_device_options(spec), typed=False)
+            except CommandError as exc:
+                raise UsageError(f"--device {spec}: {exc.desc}") from None
     for option, specs, add in (("--qmp", args.qmp, machine.add_qmp),
                                ("--monitor", args.monitor, machine.add_monitor)):
         for spec in specs:
@@ -192,12 +293,14 @@ def _run(machine, args, kernel, initrd, dtb, items, log) -> int:
                 add(spec)
             except (ValueError, OSError) as exc:
                 raise UsageError(f"{option} {spec}: {exc}") from None
-    try:
-        load(machine, kernel, initrd, args.append, dtb, acpi=False if args.no_acpi else None)
-    except BootError as exc:
-        raise UsageError(str(exc)) from None
+    if kernel is not None:
+        try:
+            load(machine, kernel, initrd, args.append, dtb,
+                 acpi=False if args.no_acpi else None)
+        except BootError as exc:
+            raise UsageError(str(exc)) from None
     if args.stopped:
-        machine.control.stop(prelaunch=True)
+        machine.control.stop(prelaunch=kernel is not None)
     why = machine.run()
     if why in ("poweroff", "quit"):
         return 0
@@ -234,19 +337,83 @@ def acpi_dump(args) -> int:
     return 0
 
 
+def _migrate_parser(sub):
+    p = sub.add_parser("migrate", help="live-migrate a running VM through its QMP socket")
+    p.add_argument("--qmp", required=True, help="the VM's QMP socket: unix:PATH or tcp:HOST:PORT")
+    p.add_argument("--to", required=True,
+                   help="destination: HOST:PORT (a dbt-vm boot --incoming tcp:...), "
+                        "tcp:HOST:PORT, unix:PATH or file:PATH")
+    p.add_argument("--downtime-limit", type=int, metavar="MS",
+                   help="longest pause of the guest allowed for the final copy (default 300)")
+    p.add_argument("--max-bandwidth", metavar="SIZE",
+                   help="bytes per second (K/M/G suffixes; default 128M)")
+    return p
+
+
+def migrate(args) -> int:
+    from .machine.hmp import parse_size_bytes
+    from .migration.client import QMPClientError, migrate as run
+    bandwidth = None
+    if args.max_bandwidth is not None:
+        try:
+            bandwidth = parse_size_bytes(args.max_bandwidth)
+        except ValueError:
+            raise UsageError(f"--max-bandwidth: cannot parse '{args.max_bandwidth}' "
+                             "(examples: 100M, 1G)") from None
+    try:
+        return run(args.qmp, args.to, args.downtime_limit, bandwidth)
+    except QMPClientError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _snapshot_info_parser(sub):
+    p = sub.add_parser("snapshot-info", help="describe a snapshot file (migrate file:PATH)")
+    p.add_argument("file")
+    p.add_argument("--migrate-secret", metavar="FILE",
+                   help="the secret an authenticated snapshot was written with")
+    return p
+
+
+def snapshot_info(args) -> int:
+    from .migration import MigrationError
+    from .migration.snapshot import info
+    from .migration.stream import Reader, exact_reader
+    secret = _secret(args)
+    try:
+        with open(args.file, "rb") as f:
+            lines = []
+            try:
+                lines = info(Reader(exact_reader(f.read), secret), lines)
+            finally:
+                print("\n".join(lines))
+    except OSError as exc:
+        raise UsageError(f"cannot read '{args.file}': {exc.strerror}") from None
+    except MigrationError as exc:
+        print(f"{PROG}: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     ap = _Parser(prog=PROG, description="An AArch64 virt-board emulator.")
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
     _boot_parser(sub)
     _acpi_dump_parser(sub)
+    _migrate_parser(sub)
+    _snapshot_info_parser(sub)
     try:
         args = ap.parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is required (boot, acpi-dump)")
+            raise UsageError("a command is required (boot, migrate, snapshot-info, acpi-dump)")
         if args.command == "boot":
             return boot(args)
         if args.command == "acpi-dump":
             return acpi_dump(args)
+        if args.command == "migrate":
+            return migrate(args)
+        if args.command == "snapshot-info":
+            return snapshot_info(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -62,6 +62,8 @@ def test_info_commands_format():
     assert info.splitlines() == [
         "info cpus  -- show infos for each CPU",
         "info hotpluggable-cpus  -- Show information about hotpluggable CPUs",
+        "info migrate  -- show migration status",
+        "info migrate_parameters  -- show current migration parameters",
         "info status  -- show the current VM status (running|paused)",
         "info version  -- show the version of QEMU"]
 

@@ -32,7 +32,12 @@ class MachineControl(Control):
         self.prelaunch = False          # -S: stopped before the first instruction
         self.started = False            # the guest has been started: device_add hot-plugs
         self.migrating = False          # set by migration; hotplug is refused meanwhile
+        self.postmigrate = False        # stopped after migrating out (run state postmigrate)
+        self.migration = None           # the last outgoing migration job, for query-migrate
+        self.migrate_secret = None      # --migrate-secret: the stream is HMAC-authenticated
         self._anon = 0                  # next /machine/peripheral-anon/device[N]
+        from ..migration.outgoing import Parameters
+        self.migrate_params = Parameters()
 
     @property
     def cpu_type(self) -> str:
@@ -44,7 +49,8 @@ class MachineControl(Control):
         if m.shutdown in ("poweroff", "quit"):
             status = "shutdown"
         elif self.paused:
-            status = "prelaunch" if self.prelaunch else "paused"
+            status = "prelaunch" if self.prelaunch else \
+                "postmigrate" if self.postmigrate else "paused"
         elif not self.started:
             status = "prelaunch"
         else:
@@ -139,7 +145,7 @@ class MachineControl(Control):
 
     def cont(self) -> None:
         if self.paused:
-            self.paused = self.prelaunch = False
+            self.paused = self.prelaunch = self.postmigrate = False
             self.machine.clock.resume()
             self.emit("RESUME")
 
@@ -154,6 +160,54 @@ class MachineControl(Control):
     def quit(self) -> None:
         # SHUTDOWN is announced when the machine stops, after this command's reply
         self.machine.request_shutdown("quit", "host-qmp-quit")
+
+
+    # -- migration ------------------------------------------------------------------------
+    def migrate(self, uri: str) -> None:
+        """Start migrating to uri (file:PATH, tcp:HOST:PORT, unix:PATH); progress shows in
+        query_migrate and MIGRATION events."""
+        from ..migration import MigrationError
+        from ..migration.outgoing import OutgoingMigration, parse_uri
+        if self.migration is not None and self.migration.active:
+            raise CommandError("There's a migration process in progress")
+        if self.machine.shutdown is not None or not self.started:
+            raise CommandError("Guest is not running; nothing to migrate" if self.started
+                               else "The guest has not started yet")
+        try:
+            parse_uri(uri)
+        except MigrationError as exc:
+            raise CommandError(str(exc)) from None
+        job = OutgoingMigration(self.machine, uri, self.migrate_params, self.migrate_secret)
+        self.migration = job
+        job.start()         # as QEMU: a destination that cannot be reached fails the job
+
+    def migrate_cancel(self) -> None:
+        if self.migration is not None:
+            self.migration.cancel()
+
+    def query_migrate(self) -> dict:
+        return {} if self.migration is None else self.migration.info()
+
+    def migrate_set_parameters(self, params: dict) -> None:
+        """downtime-limit (ms) and max-bandwidth (bytes/s); all checked before any is set.
+        A running migration uses the new values from its next step."""
+        from ..migration.outgoing import MAX_DOWNTIME_LIMIT_MS
+        # QEMU's texts, (2000 * 1000) included
+        limits = {"downtime-limit": (MAX_DOWNTIME_LIMIT_MS, "(2000 * 1000) ms"),
+                  "max-bandwidth": ((1 << 64) - 1, f"{(1 << 64) - 1} bytes/second")}
+        for key, value in params.items():
+            hi, text = limits[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+                name = key.replace("-", "_")
+                raise CommandError(f"Parameter '{name}' expects an integer in the range of 0 "
+                                   f"to {text}")
+        if "downtime-limit" in params:
+            self.migrate_params.downtime_limit = params["downtime-limit"]
+        if "max-bandwidth" in params:
+            self.migrate_params.max_bandwidth = params["max-bandwidth"]
+
+    def query_migrate_parameters(self) -> dict:
+        return self.migrate_params.as_qmp()
 
 
 def _int_property(key: str, value, typed: bool) -> int:

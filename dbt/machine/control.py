@@ -72,3 +72,22 @@ class Control:
 
     def quit(self) -> None:
         raise NotImplementedError
+
+    # -- migration ------------------------------------------------------------------------
+    def migrate(self, uri: str) -> None:
+        """Start migrating to uri; returns at once (query_migrate shows the progress)."""
+        raise NotImplementedError
+
+    def migrate_cancel(self) -> None:
+        raise NotImplementedError
+
+    def query_migrate(self) -> dict:
+        """QMP's MigrationInfo: {} before any migration."""
+        raise NotImplementedError
+
+    def migrate_set_parameters(self, params: dict) -> None:
+        """downtime-limit (ms), max-bandwidth (bytes/s)."""
+        raise NotImplementedError
+
+    def query_migrate_parameters(self) -> dict:
+        raise NotImplementedError

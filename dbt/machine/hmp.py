@@ -123,6 +123,97 @@ def _info_hotpluggable_cpus(mon):
     mon.print("\n".join(lines) + "\n")
 
 
+def _migrate(mon, line):
+    words = line.split()
+    flags = [w for w in words if w.startswith("-")]
+    uris = [w for w in words if not w.startswith("-")]
+    bad = [f for f in flags if f not in ("-d",)]
+    if bad:
+        # -b/-i copy disks (this board has none), -r resumes a postcopy migration
+        raise CommandError(f"migrate: {bad[0]} is not supported here (only -d)")
+    if len(uris) != 1:
+        raise UsageError("migrate: expected one URI")
+    mon.control.migrate(uris[0])
+    job = mon.control.migration
+    if "-d" not in flags and mon.can_suspend and job.active:
+        # as QEMU: the monitor waits for the end and reports a failure
+        mon.suspend()
+        job.on_finish.append(lambda j: mon.resume(
+            f"Error: {j.error}\n" if j.status == "failed" and j.error else ""))
+
+
+def parse_size_bytes(text: str) -> int:
+    """QEMU's size syntax for byte counts: a number with an optional B/K/M/G/T suffix
+    (powers of 1024); raises ValueError."""
+    units = {"B": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+    t = text.strip().upper()
+    shift = units.get(t[-1:], None) if t else None
+    number = t[:-1] if shift is not None else t
+    value = float(number) if "." in number else int(number, 10)
+    if value < 0:
+        raise ValueError(f"negative size {text!r}")
+    return int(value * (1 << (shift or 0)))
+
+
+def _migrate_set_parameter(mon, name, value):
+    if name == "downtime-limit":
+        try:
+            number = int(value, 10)
+            if number < 0:
+                raise ValueError(value)
+        except ValueError:
+            raise CommandError(
+                "Parameter 'downtime-limit' expects a non-negative number below 2^64\n"
+                "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+                "and exabytes, respectively.") from None
+        mon.control.migrate_set_parameters({"downtime-limit": number})
+    elif name == "max-bandwidth":
+        try:
+            size = parse_size_bytes(value)
+        except ValueError:
+            raise CommandError(f"Invalid size {value}") from None
+        mon.control.migrate_set_parameters({"max-bandwidth": size})
+    else:
+        raise CommandError(f"invalid parameter value: {name}")
+
+
+def _info_migrate(mon):
+    info = mon.control.query_migrate()
+    if not info:
+        return
+    lines = [f"Migration status: {info['status']}"
+             + (f" ({info['error-desc']})" if "error-desc" in info else ""),
+             f"total time: {info['total-time']} ms"]
+    if "expected-downtime" in info:
+        lines.append(f"expected downtime: {info['expected-downtime']} ms")
+    if "downtime" in info:
+        lines.append(f"downtime: {info['downtime']} ms")
+    if "setup-time" in info:
+        lines.append(f"setup: {info['setup-time']} ms")
+    ram = info.get("ram")
+    if ram:
+        lines += [f"transferred ram: {ram['transferred'] >> 10} kbytes",
+                  f"throughput: {ram['mbps']:.2f} mbps",
+                  f"remaining ram: {ram['remaining'] >> 10} kbytes",
+                  f"total ram: {ram['total'] >> 10} kbytes",
+                  f"duplicate: {ram['duplicate']} pages",
+                  f"normal: {ram['normal']} pages",
+                  f"normal bytes: {ram['normal-bytes'] >> 10} kbytes",
+                  f"dirty sync count: {ram['dirty-sync-count']}",
+                  f"page size: {ram['page-size'] >> 10} kbytes",
+                  f"multifd bytes: {ram['multifd-bytes'] >> 10} kbytes",
+                  f"pages-per-second: {ram['pages-per-second']}"]
+        if ram["dirty-pages-rate"]:
+            lines.append(f"dirty pages rate: {ram['dirty-pages-rate']} pages")
+    mon.print("\n".join(lines) + "\n")
+
+
+def _info_migrate_parameters(mon):
+    p = mon.control.query_migrate_parameters()
+    mon.print(f"max-bandwidth: {p['max-bandwidth']} bytes/second\n"
+              f"downtime-limit: {p['downtime-limit']} ms\n")
+
+
 def _info_version(mon):
     from .qmp import VERSION
     q = VERSION["qemu"]
@@ -138,6 +229,12 @@ COMMANDS = [
     Command("help|?", "S?", "[cmd]", "show the help", _help),
     Command("info", "s?", "[subcommand]", "show various information about the system state",
             _info),
+    Command("migrate", "S", "[-d] [-b] [-i] [-r] uri", "migrate to URI (using -d to not wait "
+            "for completion)", _migrate),
+    Command("migrate_cancel", "", "", "cancel the current VM migration",
+            lambda m: m.control.migrate_cancel()),
+    Command("migrate_set_parameter", "ss", "parameter value",
+            "Set the parameter for migration", _migrate_set_parameter),
     Command("quit|q", "", "", "quit the emulator", _quit),
     Command("stop|s", "", "", "stop emulation", lambda m: m.control.stop()),
     Command("system_powerdown", "", "", "send system power down event",
@@ -149,6 +246,9 @@ INFO_COMMANDS = [
     Command("cpus", "", "", "show infos for each CPU", _info_cpus),
     Command("hotpluggable-cpus", "", "", "Show information about hotpluggable CPUs",
             _info_hotpluggable_cpus),
+    Command("migrate", "", "", "show migration status", _info_migrate),
+    Command("migrate_parameters", "", "", "show current migration parameters",
+            _info_migrate_parameters),
     Command("status", "", "", "show the current VM status (running|paused)", _info_status),
     Command("version", "", "", "show the version of QEMU", _info_version),
 ]
@@ -262,6 +362,9 @@ class Monitor:
         self.echo = echo
         self.opened = False
         self.quitting = False
+        self.can_suspend = True         # False for a one-shot monitor (human-monitor-command)
+        self.suspended = False          # a command is still running: input waits
+        self._held = bytearray()
         self._line = bytearray()
         self._after_cr = False
         self._esc = 0                           # inside an escape sequence (arrow keys)
@@ -295,9 +398,25 @@ class Monitor:
         self.print("\n")
 
     # -- input ----------------------------------------------------------------------------
+    def suspend(self) -> None:
+        """The running command finishes later (migrate without -d): no prompt until
+        resume(), and what is typed meanwhile waits."""
+        self.suspended = True
+
+    def resume(self, text: str = "") -> None:
+        self.suspended = False
+        if text:
+            self.print(text)
+        self.prompt()
+        held, self._held = bytes(self._held), bytearray()
+        self.feed(held)
+
     def feed(self, data: bytes) -> None:
-        for c in data:
+        for n, c in enumerate(data):
             if self.quitting:
+                return
+            if self.suspended:
+                self._held += data[n:]
                 return
             if self._esc:
                 # ESC [ params final / ESC O final: swallowed whole
@@ -316,7 +435,7 @@ class Monitor:
                 if self.echo:
                     self.write(b"\r\n")
                 self.execute(line)
-                if not self.quitting:
+                if not self.quitting and not self.suspended:
                     self.prompt()
             elif c in (0x7f, 0x08):
                 self._backspace()
@@ -385,7 +504,9 @@ class Monitor:
 def run_command(control: Control, line: str) -> str:
     """Output of one HMP command line (QMP's human-monitor-command)."""
     out = bytearray()
-    Monitor(control, out.extend).execute(line)
+    mon = Monitor(control, out.extend)
+    mon.can_suspend = False
+    mon.execute(line)
     return out.decode("utf-8", "replace")
 
 

@@ -76,6 +76,9 @@ class Machine:
         self.loop = MainLoop()
         self.loop.watch(self._input_fileno, self._pump_input)
         self.servers: list = []
+        # host-side jobs (an outgoing migration) stepped between quanta: step() returns how
+        # long they may wait for the next step, or None when they are done
+        self.tasks: list = []
         ged, cpuhp = MEMMAP["ged"], MEMMAP["cpuhp"]
         self.ged = GenericEventDevice(lambda: self._pulse(ged.intid))
         self.phys.map_device(ged.base, ged.size, self.ged)
@@ -302,6 +305,9 @@ class Machine:
         while True:
             ran = False
             if self.control.paused and self.shutdown is None:
+                if self.tasks:
+                    self.loop.poll(self._run_tasks())
+                    continue
                 if until_idle:
                     return "idle"
                 self.loop.poll(None)
@@ -347,6 +353,7 @@ class Machine:
                 return self.shutdown
             if max_instructions is not None and total >= max_instructions:
                 return "limit"
+            delay = self._run_tasks()
             self.loop.poll(0)
             self.console.pump()
             self._tick()
@@ -355,9 +362,9 @@ class Machine:
             if not ran and not self._any_runnable():
                 if not any(s.power == Power.ON for s in self.slots) and not self.servers:
                     return "halted"
-                if until_idle and self._next_deadline() is None:
+                if until_idle and self._next_deadline() is None and not self.tasks:
                     return "idle"
-                self._idle()
+                self._idle(delay)
 
     def _running(self):
         return [s.cpu for s in self.slots if s.power == Power.ON]
@@ -388,16 +395,30 @@ class Machine:
                 best = d
         return best
 
-    def _idle(self):
-        """Every powered-on vCPU waits: sleep until the next timer deadline or input."""
+    def _run_tasks(self):
+        """Step every host-side job; the shortest wait any of them asks for, or None."""
+        delay = None
+        for task in list(self.tasks):
+            d = task.step()
+            if d is not None:
+                delay = d if delay is None else min(delay, d)
+        return delay
+
+    def _idle(self, task_delay=None):
+        """Every powered-on vCPU waits: sleep until the next timer deadline or input (or
+        the next step of a host-side job)."""
         deadline = self._next_deadline()
         if self.clock.icount:
             if deadline is not None:
                 self.clock.skip_to(deadline)
+            elif task_delay is not None:
+                self.loop.poll(task_delay)
             else:
                 self._wait_input(None)
             return
         timeout = None if deadline is None else self.clock.ns_until(deadline) / 1e9
+        if task_delay is not None:
+            timeout = task_delay if timeout is None else min(timeout, task_delay)
         self._wait_input(timeout)
 
     def _wait_input(self, timeout):

@@ -115,9 +115,11 @@ def check_end(payload: bytes, reader: Reader) -> None:
 
 
 # -- dbt-vm snapshot-info ----------------------------------------------------------------------
-def info(reader: Reader) -> list[str]:
-    """A description of a stream: header, configuration, sections with sizes, RAM."""
-    lines = [f"dbt-vm migration stream, format version {reader.version}"
+def info(reader: Reader, lines: list | None = None) -> list[str]:
+    """A description of a stream: header, configuration, sections with sizes, RAM.  Lines
+    go into `lines` as they are known, so a caller can show what came before an error."""
+    lines = [] if lines is None else lines
+    lines += [f"dbt-vm migration stream, format version {reader.version}"
              f"{', authenticated (HMAC-SHA256)' if reader.authenticated else ''}"]
     rtype, payload = reader.record()
     if rtype != CONFIG:

@@ -270,7 +270,8 @@ def _stage_machine(m, v):
         m.boot_entry = tuple(entry) if entry is not None else None
         m.control._anon = v["anon-next"]
         m.control.started = True
-        m.control.paused = not v["running"]
+        if not v["running"]:
+            m.control.stop()        # the source was paused: so is the destination
     return apply
 
 
