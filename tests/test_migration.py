@@ -337,6 +337,7 @@ def test_fuzz_thousands_of_damaged_streams(small_stream):
 
         def close(self):
             self.closed = True
+            super().close()
 
     def make(config):
         built.append(Machine(config, serial_backend=Backend()))

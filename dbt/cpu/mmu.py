@@ -29,7 +29,11 @@ PA_MASK = (1 << 48) - 1
 # memory-context slots
 MC_RAM_HOST, MC_RAM_BASE, MC_RAM_SIZE, MC_CODE_BITS, MC_MMIO_FN = 0, 1, 2, 3, 4
 MC_ENVS, MC_NENVS = 5, 6        # the env addresses of every vCPU (broadcast TLBI)
-MC_SIZE = 7
+# dirty-page logging for live migration (QEMU's TLB_NOTDIRTY): one byte per RAM page, set by
+# the first store after a sync; while logging, a page gets a write TLB entry only once its
+# byte is set, so the fast path never has to mark anything
+MC_DIRTY, MC_DIRTY_LOG = 7, 8
+MC_SIZE = 9
 
 # access kinds
 ACC_READ, ACC_WRITE, ACC_EXEC = 0, 1, 2
@@ -229,6 +233,11 @@ def _is_code(mc, pa):
     return (bits[0] >> (slot & 63)) & 1
 
 
+@njit(cache=True, inline="always")
+def _dirty_byte(mc, pa):
+    return carray(u8_ptr(mc[MC_DIRTY] + ((pa - mc[MC_RAM_BASE]) >> 12)), (1,))
+
+
 @njit(cache=True)
 def fill(env, mc, va, pa, prot, device, size_log2, mmu):
     """Enter the 4K page of va -> pa into TLB `mmu` with what it allows."""
@@ -239,8 +248,10 @@ def fill(env, mc, va, pa, prot, device, size_log2, mmu):
     idx = (va >> 12) & (TLB_ENTRIES - 1)
     env[_TLB[mmu, 3] + idx] = host - va
     env[_TLB[mmu, 0] + idx] = page if (prot & PROT_R) and not device else -1
-    env[_TLB[mmu, 1] + idx] = page if (prot & PROT_W) and not device \
-        and not _page_has_code(mc, pa) else -1
+    writable = (prot & PROT_W) and not device and not _page_has_code(mc, pa)
+    if writable and mc[MC_DIRTY_LOG] != 0 and _dirty_byte(mc, pa)[0] == 0:
+        writable = False            # the first store after a sync must be seen
+    env[_TLB[mmu, 1] + idx] = page if writable else -1
     env[_TLB[mmu, 2] + idx] = page if prot & PROT_X else -1
     if size_log2 > 12:
         lo = va & ~((1 << size_log2) - 1)
@@ -363,6 +374,8 @@ def _phys(env, envaddr, mc, pa, nbytes, acc, value, va):
                     code = True
             if code:
                 note_code_write(env, pa, nbytes)
+            if mc[MC_DIRTY_LOG] != 0:
+                _dirty_byte(mc, pa)[0] = 1      # access() never crosses a page here
             return 0
         v = 0
         for i in range(nbytes):

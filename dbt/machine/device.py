@@ -48,6 +48,9 @@ def stage_state(obj, state) -> dict:
     missing = [n for n in obj.STATE if n not in state]
     if missing:
         raise ValueError(f"{cls}: state lacks {', '.join(missing)}")
+    extra = sorted(str(n) for n in state if n not in obj.STATE)
+    if extra:
+        raise ValueError(f"{cls}: state has unknown field(s) {', '.join(extra)}")
     staged = {}
     for name in obj.STATE:
         cur, new = getattr(obj, name), state[name]

@@ -42,6 +42,8 @@ class PhysicalMemory:
         self.mc[mmu.MC_RAM_BASE] = ram_base
         self.mc[mmu.MC_RAM_SIZE] = ram_size
         self.mc[mmu.MC_CODE_BITS] = self.code_bits.ctypes.data
+        self.dirty = np.zeros(ram_size // PAGE, dtype=np.uint8)    # see start_dirty_log
+        self.mc[mmu.MC_DIRTY] = self.dirty.ctypes.data
         self._callback = _MMIO_FN(self._mmio)
         self.mc[mmu.MC_MMIO_FN] = ctypes.cast(self._callback, ctypes.c_void_p).value
         self.load_fn = mmu.sys_load
@@ -122,6 +124,8 @@ class PhysicalMemory:
     def write(self, pa: int, data: bytes):
         off = self._ram_slice(pa, len(data))
         self.ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        if self.mc[mmu.MC_DIRTY_LOG] and data:
+            self.dirty[off // PAGE:(off + len(data) - 1) // PAGE + 1] = 1
         if self.code_bits[off // 256:(off + len(data) + 255) // 256].any():
             self.code_written.append((pa, len(data)))
 
@@ -134,6 +138,36 @@ class PhysicalMemory:
         if off < 0 or off + 4 > self.ram_size:
             return None
         return int(self.ram[off:off + 4].view(np.uint32)[0])
+
+    # -- dirty-page logging (live migration) ----------------------------------------------
+    @property
+    def dirty_logging(self) -> bool:
+        return bool(self.mc[mmu.MC_DIRTY_LOG])
+
+    def start_dirty_log(self) -> None:
+        """From now on every page stored to is marked: the first store to a page after a
+        sync goes through the slow path (no write TLB entry), which marks it and installs
+        the entry.  Call between quanta, when no vCPU runs."""
+        self.dirty[:] = 0
+        self.mc[mmu.MC_DIRTY_LOG] = 1
+        self._drop_write_entries()
+
+    def sync_dirty(self) -> np.ndarray:
+        """The pages written since the last sync (or the start), as a bool array with one
+        entry per RAM page; the log starts again empty.  Call between quanta."""
+        written = self.dirty.astype(bool)
+        self.dirty[:] = 0
+        self._drop_write_entries()
+        return written
+
+    def stop_dirty_log(self) -> None:
+        self.mc[mmu.MC_DIRTY_LOG] = 0
+
+    def _drop_write_entries(self):
+        for env in self.envs:
+            for m in range(2):
+                o = OFFSET[f"TLB{m}_WRITE"]
+                env[o:o + TLB_ENTRIES] = -1
 
     # -- translated-code tracking ---------------------------------------------------------
     def mark_code(self, ranges):

@@ -351,9 +351,9 @@ class Machine:
                                                    "reason": self.shutdown_reason})
                     self.shutdown_reason = None
                 return self.shutdown
+            delay = self._run_tasks()
             if max_instructions is not None and total >= max_instructions:
                 return "limit"
-            delay = self._run_tasks()
             self.loop.poll(0)
             self.console.pump()
             self._tick()

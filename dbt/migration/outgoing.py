@@ -55,7 +55,7 @@ def parse_uri(uri: str) -> tuple[str, object]:
         return kind, rest
     if kind == "tcp":
         host, sep, port = rest.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
             raise MigrationError(f"address resolution failed for {rest}: port missing or "
                                  "out of range")
         return kind, (host.strip("[]") or "127.0.0.1", int(port))
@@ -292,7 +292,7 @@ class OutgoingMigration:
         m.phys.stop_dirty_log()
         self.sender.queue(dirty)
         self.sender.send(self.writer)
-        write_device_state(self.writer, m)
+        write_device_state(self.writer, m, running=self._paused_by_us)
         self.channel.finish()
         self.downtime_ms = (time.monotonic() - t0) * 1000
         self.end_time = time.monotonic()

@@ -29,10 +29,10 @@ def write_section(writer: Writer, name: str, state) -> None:
     writer.record(SECTION, pack({"name": name, "version": version, "state": state}))
 
 
-def write_device_state(writer: Writer, machine) -> None:
+def write_device_state(writer: Writer, machine, running: bool | None = None) -> None:
     """Every section but rom, then END with the number of records, which the reader
     checks (a stream cut at a record boundary is not complete)."""
-    for name, state in vmstate.capture(machine).items():
+    for name, state in vmstate.capture(machine, running).items():
         write_section(writer, name, state)
     writer.record(END, pack({"records": writer.records + 1}))
 

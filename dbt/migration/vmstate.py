@@ -149,11 +149,13 @@ def build(desc: dict, make_machine):
 
 
 # -- sections ---------------------------------------------------------------------------------
-def capture(machine) -> dict:
-    """name -> state of every section but "rom" (see capture_rom)."""
+def capture(machine, running: bool | None = None) -> dict:
+    """name -> state of every section but "rom" (see capture_rom).  running: whether the
+    destination should run (default: whether this machine runs; a migration that stopped
+    the vCPUs for its last copy says they ran)."""
     m, ctl, clock = machine, machine.control, machine.clock
     out = {
-        "machine": {"running": not ctl.paused, "executed": m.executed,
+        "machine": {"running": not ctl.paused if running is None else running, "executed": m.executed,
                     "boot-entry": list(m.boot_entry) if m.boot_entry else None,
                     "anon-next": ctl._anon},
         "clock": {"ns": clock.ns(), "instructions": clock.instructions,

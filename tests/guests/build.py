@@ -94,6 +94,10 @@ CANARY = Guest("canary", 1, "a deliberately failing check")
 HOTPLUG = Guest("hotplug", 2, "GED interrupt, CPU-hotplug register block scan, CPU_ON of "
                               "inserted CPUs, offline and eject of removed ones, refusals")
 HOTPLUG_MAXCPUS = 4
+# runs until the host stops it: hotplug at any time, a memory-dirtying workload, progress
+# ticks; for live migration (tests/test_migrate_live.py, tools/bench --migrate)
+MIGRATE = Guest("migrate", 2, "hotplug events at any time, a memory-dirtying workload and "
+                              "progress ticks, until the host stops it")
 
 
 class BuildError(RuntimeError):
@@ -101,8 +105,9 @@ class BuildError(RuntimeError):
 
 
 def _guest(name: str) -> Guest:
-    if name in (CANARY.name, HOTPLUG.name):
-        return CANARY if name == CANARY.name else HOTPLUG
+    for special in (CANARY, HOTPLUG, MIGRATE):
+        if name == special.name:
+            return special
     if name not in BY_NAME:
         raise KeyError(f"unknown guest {name!r}; known: {', '.join(BY_NAME)}")
     return BY_NAME[name]
@@ -131,9 +136,9 @@ def _runtime_objects(outdir: Path) -> list[Path]:
     return objs
 
 
-def build_guest(name: str, outdir, smp: int | None = None) -> Path:
+def build_guest(name: str, outdir, smp: int | None = None, defines: dict | None = None) -> Path:
     """Compile tests/guests/<name>.c with the runtime into outdir/<name>.elf (smp: the number
-    of CPUs the guest expects, default its GUESTS entry)."""
+    of CPUs the guest expects, default its GUESTS entry; defines: extra -D macros)."""
     if CC is None:
         raise BuildError(f"{CROSS}gcc not found")
     guest = _guest(name)
@@ -141,7 +146,9 @@ def build_guest(name: str, outdir, smp: int | None = None) -> Path:
     outdir.mkdir(parents=True, exist_ok=True)
     elf = outdir / f"{name}.elf"
     objs = _runtime_objects(outdir)
-    _run([CC, *CFLAGS, f"-DGUEST_SMP={smp or guest.smp}", f"-I{RT}", "-T", str(RT / "link.ld"),
+    extra = [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    _run([CC, *CFLAGS, f"-DGUEST_SMP={smp or guest.smp}", *extra, f"-I{RT}", "-T",
+          str(RT / "link.ld"),
           *LDFLAGS, "-o", str(elf), *map(str, objs), str(HERE / f"{name}.c")],
          f"building guest {name}")
     return elf
