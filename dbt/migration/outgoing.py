@@ -96,30 +96,45 @@ class Channel:
             else:
                 self.sock.sendall(data)
         except OSError as exc:
+            # a destination that refused the stream said why before it hung up
+            if self.sock is not None:
+                self._check_answer(self._answer(1.0))
             raise MigrationError(f"writing the stream failed: {exc.strerror or exc}") from None
 
-    def finish(self) -> None:
-        """After END: make the data durable (file) or wait for the destination's answer."""
+    def _answer(self, timeout: float) -> str:
+        """The destination's one-line answer ("" if none comes)."""
+        self.sock.settimeout(timeout)
+        answer = b""
         try:
-            if self.file is not None:
-                self.file.flush()
-                os.fsync(self.file.fileno())
-                return
-            self.sock.settimeout(ACK_TIMEOUT_S)
-            answer = b""
             while not answer.endswith(b"\n") and len(answer) < 4096:
                 chunk = self.sock.recv(4096)
                 if not chunk:
                     break
                 answer += chunk
-        except OSError as exc:
-            raise MigrationError(f"no answer from the destination: {exc.strerror or exc}") \
-                from None
-        text = answer.decode("utf-8", "replace").strip()
+        except OSError:
+            pass
+        return answer.decode("utf-8", "replace").strip()
+
+    @staticmethod
+    def _check_answer(text: str) -> None:
+        if text.startswith("ERR "):
+            raise MigrationError(f"the destination refused the stream: {text[4:]}")
+
+    def finish(self) -> None:
+        """After END: make the data durable (file) or wait for the destination's answer."""
+        if self.file is not None:
+            try:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+            except OSError as exc:
+                raise MigrationError(f"writing the stream failed: {exc.strerror}") from None
+            return
+        text = self._answer(ACK_TIMEOUT_S)
+        self._check_answer(text)
         if text != "OK":
-            raise MigrationError(f"the destination refused the stream: {text[4:]}"
-                                 if text.startswith("ERR ") else
-                                 "the destination closed the connection without loading")
+            raise MigrationError("the destination closed the connection without loading"
+                                 if not text else f"unexpected answer from the destination: "
+                                 f"{text[:100]!r}")
 
     def close(self, failed: bool = False) -> None:
         if self.file is not None:
@@ -158,6 +173,7 @@ class OutgoingMigration:
         self._sending_s = 0.0               # time spent sending (for the achieved rate)
         self._sent_at_sync = 0
         self._last_step = None
+        self._allowance = 0.0               # bytes the bandwidth limit lets go now
         self._paused_by_us = False
         self.on_finish = []                 # callables(job) at a terminal status
 
@@ -238,19 +254,21 @@ class OutgoingMigration:
         if not self.active:
             return None
         now = time.monotonic()
-        # pace by max-bandwidth: what the elapsed time allows, at most a slice's worth
-        rate = self.params.max_bandwidth
-        budget = int(rate * min(now - (self._last_step or now - SLICE_S), SLICE_S))
+        # pace by max-bandwidth with a token bucket: the elapsed time adds what may be sent
+        # (at most a slice's worth), what is sent is taken away
+        rate = self.params.max_bandwidth or float(1 << 40)     # 0: no limit
+        elapsed = now - self._last_step if self._last_step is not None else SLICE_S
         self._last_step = now
-        if budget <= 0:
-            return SLICE_S
+        self._allowance = min(self._allowance + rate * elapsed, rate * SLICE_S)
+        if self._allowance <= 0:
+            return min(SLICE_S, -self._allowance / rate)
         try:
             deadline = now + SLICE_S
             done = False
-            while budget > 0 and time.monotonic() < deadline:
+            while self._allowance > 0 and time.monotonic() < deadline:
                 before = self.writer.bytes
-                done = self.sender.send(self.writer, min(budget, 1 << 20))
-                budget -= self.writer.bytes - before
+                done = self.sender.send(self.writer, int(min(self._allowance, 1 << 20)) or 1)
+                self._allowance -= self.writer.bytes - before
                 if done:
                     break
             self._sending_s += time.monotonic() - now
@@ -265,7 +283,7 @@ class OutgoingMigration:
         """Bytes per second the stream achieves while sending, within max-bandwidth."""
         sent = self.writer.bytes
         achieved = sent / self._sending_s if self._sending_s > 0 else self.params.max_bandwidth
-        return max(1.0, min(achieved, self.params.max_bandwidth))
+        return max(1.0, min(achieved, self.params.max_bandwidth or achieved))
 
     def _end_of_round(self):
         now = time.monotonic()

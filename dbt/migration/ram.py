@@ -58,7 +58,9 @@ class RamSender:
         while self._next < len(q):
             if budget is not None and writer.bytes - start >= budget:
                 return False
-            batch = q[self._next:self._next + CHUNK_PAGES]
+            # a small budget sends a small batch: pacing stays close to the limit
+            n = CHUNK_PAGES if budget is None else max(1, min(CHUNK_PAGES, budget // PAGE))
+            batch = q[self._next:self._next + n]
             # split the batch into runs of consecutive pages
             breaks = np.flatnonzero(np.diff(batch) != 1) + 1
             for run in np.split(batch, breaks):
