@@ -255,6 +255,9 @@ def _incoming(args, given, secret, items, log) -> int:
 
     def make(config):
         return _make_machine(config, args, items, log)
+    # load the compiled runtime now, not while the source waits with its vCPUs stopped
+    from .machine.virt import Machine, MachineConfig
+    Machine(MachineConfig(memory=16 << 20, serial="null", disk_cache=False)).close()
     try:
         if args.incoming.startswith("file:"):
             got = load_file(args.incoming[5:], make, given, secret)

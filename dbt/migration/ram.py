@@ -89,9 +89,11 @@ class RamSender:
             writer.record(RAM, payload)
 
 
-def load_ram_record(ram: np.ndarray, payload: bytes) -> int:
+def load_ram_record(ram: np.ndarray, payload: bytes, written: np.ndarray | None = None) -> int:
     """Check one RAM record against a RAM of ram.size bytes and write its pages; returns
-    the number of pages.  Nothing is written if the record is bad."""
+    the number of pages.  Nothing is written if the record is bad.  written (one bool per
+    page, kept by the caller): the pages data went to; a zero run clears only those, since
+    the rest of a new machine's RAM is zero already (and untouched, so it costs no memory)."""
     rec = unpack(payload, "RAM record")
     pages = ram.size // PAGE
     if not (isinstance(rec, list) and len(rec) == 4):
@@ -107,7 +109,12 @@ def load_ram_record(ram: np.ndarray, payload: bytes) -> int:
     if enc == ZERO:
         if data:
             raise MigrationError("RAM record: a zero run carries data")
-        ram[first * PAGE:first * PAGE + size] = 0
+        if written is None:
+            ram[first * PAGE:first * PAGE + size] = 0
+        else:
+            for page in np.flatnonzero(written[first:first + count]) + first:
+                ram[page * PAGE:(page + 1) * PAGE] = 0
+            written[first:first + count] = False
         return count
     if count > CHUNK_PAGES:
         raise MigrationError(f"RAM record: a data run of {count} pages is over "
@@ -124,4 +131,6 @@ def load_ram_record(ram: np.ndarray, payload: bytes) -> int:
     if len(body) != size:
         raise MigrationError(f"RAM record: {len(body)} bytes of data for {count} pages")
     ram[first * PAGE:first * PAGE + size] = np.frombuffer(body, dtype=np.uint8)
+    if written is not None:
+        written[first:first + count] = True
     return count

@@ -72,10 +72,11 @@ def receive(reader: Reader, make_machine, given: dict | None = None) -> Received
     machine = vmstate.build(desc, make_machine)
     try:
         got = Received(machine, desc)
+        written = np.zeros(machine.phys.ram_size // PAGE, dtype=bool)
         while True:
             rtype, payload = reader.record()
             if rtype == RAM:
-                got.ram_pages += load_ram_record(machine.phys.ram, payload)
+                got.ram_pages += load_ram_record(machine.phys.ram, payload, written)
             elif rtype == SECTION:
                 name, version, state = parse_section(payload)
                 if name in got.sections:
