@@ -16,19 +16,7 @@
  * corrupted state prints "FAIL: ..." (and the guest powers off). */
 #include "rt.h"
 
-#define GED_BASE 0x09080000UL
-#define GED_INTID (32 + 9)
-#define GED_CPU_HOTPLUG 0x8
-#define CPUHP_BASE 0x090C0000UL
-#define CPUHP_SEL 0x0
-#define CPUHP_FLAGS 0x4
-#define CPUHP_CMD 0x5
-#define CPUHP_DATA 0x8
-#define CPEN 1
-#define CINS 2
-#define CRMV 4
-#define CEJ0 8
-#define POSSIBLE 4
+#include "cpuhp.h"
 
 #ifndef MIGRATE_DIRTY_KB
 #define MIGRATE_DIRTY_KB 4096
