@@ -7,6 +7,7 @@ unplugged there, and a parked CPU can be plugged there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import struct
@@ -411,3 +412,58 @@ def test_incoming_errors_exit_non_zero(tmp_path):
     r = subprocess.run([sys.executable, "-m", "dbt.cli", "snapshot-info", str(bad)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "bad magic" in r.stderr
+
+
+@needs_cc
+def test_monitor_migrate_waits_for_the_end_unless_detached(guest, tmp_path):
+    """HMP `migrate URI` holds the prompt (and what is typed meanwhile) until the migration
+    ends, as QEMU's monitor does, and reports a failure; `migrate -d` returns at once."""
+    from dbt.machine.hmp import Monitor
+    m, out = started(guest)
+    written = bytearray()
+    mon = Monitor(m.control, written.extend)
+    mon.open()
+    written.clear()
+    mon.feed(f"migrate file:{tmp_path}/a.dbtvm\ninfo status\n".encode())
+    assert written == b""                       # no prompt yet, info status waits
+    job, out = run_job(m, out)
+    assert job.status == "completed"
+    assert written.decode() == "(qemu) VM status: paused (postmigrate)\r\n(qemu) "
+    m.control.cont()
+    written.clear()
+    mon.feed(b"migrate tcp:127.0.0.1:1\n")       # nothing listens there
+    assert written.decode().startswith("Error: Failed to connect to '127.0.0.1:1'")
+    written.clear()
+    mon.feed(b"migrate -r tcp:127.0.0.1:1\n")
+    assert written.decode() == "Error: migrate: -r is not supported here (only -d)\r\n(qemu) "
+    m.close()
+
+
+@pytest.mark.skipif(__import__("shutil").which("qemu-system-aarch64") is None,
+                    reason="no QEMU")
+def test_migration_monitor_texts_match_qemu(tmp_path):
+    """The migration commands' refusals, help and parameter syntax, against QEMU 7.2's
+    monitor (a board at -S: nothing migrates; our machine is started but idle)."""
+    from support import qemu_virt_socket
+    from test_hmp import HMPClient
+    m = make_machine(MachineConfig(memory=16 * MiB, smp=1, maxcpus=1))
+    boot(m, struct.pack("<I", 0x14000000))
+    path = str(tmp_path / "qemu-mon.sock")
+    with contextlib.closing(m), qemu_virt_socket("-monitor", path):
+        theirs = HMPClient(path, echoes=True)
+        theirs.until_prompt()
+        for line in ["migrate", "migrate foo:bar", "migrate_cancel",
+                     "migrate_set_parameter downtime-limit 3000000",
+                     "migrate_set_parameter downtime-limit x",
+                     "migrate_set_parameter max-bandwidth -1",
+                     "migrate_set_parameter foo 1", "migrate_set_parameter max-bandwidth 1G",
+                     "migrate_set_parameter downtime-limit 500", "help migrate_cancel", "help migrate_set_parameter",
+                     "help info migrate", "help info migrate_parameters"]:
+            assert run_command(m.control, line) == theirs.run(line), line
+        # QEMU goes on to explain -b, -i and -r, which this board refuses
+        assert theirs.run("help migrate").startswith(run_command(m.control, "help migrate"))
+        # QEMU lists more parameters; ours are among them with the same values and words
+        ours = run_command(m.control, "info migrate_parameters").splitlines()
+        assert set(ours) <= set(theirs.run("info migrate_parameters").splitlines())
+        assert ours == ["max-bandwidth: 1073741824 bytes/second", "downtime-limit: 500 ms"]
+        theirs.close()

@@ -135,6 +135,8 @@ def _migrate(mon, line):
         raise UsageError("migrate: expected one URI")
     mon.control.migrate(uris[0])
     job = mon.control.migration
+    if "-d" not in flags and job.status == "failed":
+        raise CommandError(job.error)
     if "-d" not in flags and mon.can_suspend and job.active:
         # as QEMU: the monitor waits for the end and reports a failure
         mon.suspend()

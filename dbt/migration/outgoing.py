@@ -315,8 +315,8 @@ class OutgoingMigration:
         self.downtime_ms = (time.monotonic() - t0) * 1000
         self.end_time = time.monotonic()
         self.channel.close()
-        self._finish("completed")
         m.control.postmigrate = True
+        self._finish("completed")
 
     def cancel(self) -> None:
         if not self.active:
