@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -412,6 +413,22 @@ def test_incoming_errors_exit_non_zero(tmp_path):
     r = subprocess.run([sys.executable, "-m", "dbt.cli", "snapshot-info", str(bad)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "bad magic" in r.stderr
+    # options that differ from the stream, and a secret the stream was not written with
+    sample = Path(__file__).parent / "data" / "migration" / "v1-hotplug.dbtvm"
+    secret = tmp_path / "secret"
+    secret.write_text("sixteen or more bytes of secret\n")
+    for extra, why in ((["--memory", "32M", "--maxcpus", "4"],
+                        "--memory 32M but the stream has 16M"),
+                       (["--smp", "1"], "--smp 1 but the stream has 2"),
+                       (["--device", "cortex-a57-arm-cpu,id=cpu2,core-id=3"],
+                        "--device gives cpu2 core-id=3 but the stream plugs cpu2 core-id=2, "
+                        "(no id) core-id=3"),
+                       (["--migrate-secret", str(secret)],
+                        "not authenticated but --migrate-secret is set")):
+        r = subprocess.run([sys.executable, "-m", "dbt.cli", "boot", "--incoming",
+                            f"file:{sample}", "--serial", "null", *extra],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 1 and why in r.stderr, (extra, r.stderr)
 
 
 @needs_cc

@@ -118,11 +118,13 @@ def config_differences(desc: dict, given: dict) -> list[str]:
         if option in given and given[option] != desc[key]:
             out.append(f"{option} {show(given[option])} but the stream has {show(desc[key])}")
     if "--device" in given:
-        theirs = sorted((c["id"] or "", c["index"]) for c in desc["cpus"] if c["index"] >= desc["smp"]
-                        or c["hotplugged"])
-        ours = sorted(given["--device"])
+        # the CPUs beyond --smp or hot-added: what QEMU's destination repeats as -device
+        theirs = sorted(((c["id"] or "", c["index"]) for c in desc["cpus"]
+                         if c["index"] >= desc["smp"] or c["hotplugged"]), key=lambda d: d[1])
+        ours = sorted(given["--device"], key=lambda d: d[1])
         if theirs != ours:
-            show = lambda ds: ", ".join(f"{i or '(no id)'} core-id={c}" for i, c in ds) or "none"
+            def show(devices):
+                return ", ".join(f"{i or '(no id)'} core-id={c}" for i, c in devices) or "none"
             out.append(f"--device gives {show(ours)} but the stream plugs {show(theirs)}")
     return out
 
