@@ -24,9 +24,8 @@ from dbt.machine.chardev import MemoryBackend
 from dbt.machine.control import CommandError
 from dbt.machine.hmp import run_command
 from dbt.machine.virt import Machine, MachineConfig
-from dbt.migration import MigrationError, snapshot
+from dbt.migration import MigrationError
 from dbt.migration.incoming import Listener, load_file, serve
-from dbt.migration.stream import Reader, exact_reader
 from guests.build import CC, MIGRATE, build_guest
 
 CPU = "cortex-a57-arm-cpu"

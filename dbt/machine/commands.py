@@ -161,7 +161,6 @@ class MachineControl(Control):
         # SHUTDOWN is announced when the machine stops, after this command's reply
         self.machine.request_shutdown("quit", "host-qmp-quit")
 
-
     # -- migration ------------------------------------------------------------------------
     def migrate(self, uri: str) -> None:
         """Start migrating to uri (file:PATH, tcp:HOST:PORT, unix:PATH); progress shows in
