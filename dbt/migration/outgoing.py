@@ -327,10 +327,11 @@ class OutgoingMigration:
 
     def _fail(self, why: str):
         self.error = why
-        self._abort(failed=True)
+        self._abort()
         self._finish("failed")
 
-    def _abort(self, failed: bool = False):
+    def _abort(self):
+        """Stop logging, drop the channel (a partial file is removed), run on."""
         phys = self.machine.phys
         if phys.dirty_logging:
             phys.stop_dirty_log()

@@ -113,8 +113,7 @@ def config_differences(desc: dict, given: dict) -> list[str]:
     out = []
     for option, key, show in (("--memory", "memory", lambda v: f"{v >> 20}M"),
                               ("--smp", "smp", str), ("--maxcpus", "maxcpus", str),
-                              ("--icount", "icount", lambda v: "on" if v else "off"),
-                              ("--cpu", "cpu-model", str)):
+                              ("--icount", "icount", lambda v: "on" if v else "off")):
         if option in given and given[option] != desc[key]:
             out.append(f"{option} {show(given[option])} but the stream has {show(desc[key])}")
     if "--device" in given:
