@@ -28,7 +28,8 @@ from dbt.machine.guest import MARKER, PROMPT_RE, Console, ConsoleError
 from dbt.testing.linux_hotplug import (CPU_SYSFS, ScenarioError, Shell, _expect, _qmp,
                                        _wait_event)
 
-TICK_RE = r"^tick-(\d+)\r?$"
+# a whole line: `$` would also match "tick-1" while "tick-12" is still arriving
+TICK_RE = r"^tick-(\d+)\r?\n"
 
 
 @dataclass
@@ -83,7 +84,7 @@ def linux_migrate(kernel: Path, initrd: Path, append: str, *, timeout=3600, log=
             # the console workload: it keeps printing through the migration
             src.send("(i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done) & "
                      "echo $! > /tmp/ticker\n")
-            src.expect(r"^tick-5\r?$", 300)
+            src.expect(r"^tick-5\r?\n", 300)
 
             dst = Console(_boot_argv(dst_sock, ["--incoming", "tcp:127.0.0.1:0"]), log=log)
             address = dst.expect(r"incoming migration on (tcp:\S+)", 300).group(1).decode()
@@ -99,13 +100,13 @@ def linux_migrate(kernel: Path, initrd: Path, append: str, *, timeout=3600, log=
                     "postmigrate")
             _qmp(qmp, "quit")
             _expect(run, "source exit code", src.wait(120), 0)     # read to the end
-            last = max(int(n) for n in re.findall(rb"^tick-(\d+)\r?$", src.buf, re.M))
+            last = max(int(n) for n in re.findall(TICK_RE.encode(), src.buf, re.M))
 
             # the destination: the ticks go on from the source's last one, no reboot
             first = int(dst.expect(TICK_RE, 300).group(1))
             _expect(run, f"ticks continue (the source's last {last}, the destination's "
                          f"first {first})", last <= first <= last + 2, True)
-            dst.expect(rf"^tick-{first + 3}\r?$", 300)
+            dst.expect(rf"^tick-{first + 3}\r?\n", 300)
             _expect(run, "no reboot on the destination",
                     "Booting Linux" in dst.text or MARKER in dst.text, False)
             dst.send("kill $(cat /tmp/ticker)\n")
