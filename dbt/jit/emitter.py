@@ -12,6 +12,10 @@ from ..cpu.state import OFFSET, TLB_ENTRIES
 I1, I8, I16, I32, I64, I128 = "i1", "i8", "i16", "i32", "i64", "i128"
 INT_BITS = {I1: 1, I8: 8, I16: 16, I32: 32, I64: 64, I128: 128}
 INT_OF_BYTES = {1: I8, 2: I16, 4: I32, 8: I64, 16: I128}
+# 64-bit lanes widened for exact arithmetic.  The x86 back end aborts on some operations of
+# this one-lane type (add(zext x, sext x) becomes a v1i128 shift it cannot scalarize), so
+# the Emitter does its arithmetic on the scalar i128 and keeps the vector type at the edges.
+V1I128 = "<1 x i128>"
 
 
 class Value:
@@ -94,7 +98,21 @@ class Emitter:
     def binop(self, op: str, a: Value, b: Value) -> Value:
         """Any LLVM binary operator (add, fadd, shl, ...), on scalars or vectors."""
         assert a.ty == b.ty, (op, a, b)
+        if a.ty == V1I128:
+            return self._one_lane(self.binop(op, self._lane(a), self._lane(b)))
         return self._op(f"{op} {a.ty} {a.ref}, {b.ref}", a.ty)
+
+    def _lane(self, v: Value) -> Value:
+        """The scalar of a one-lane vector (see V1I128)."""
+        n, elt = self.elem(v.ty)
+        assert n == 1, v
+        return self._op(f"bitcast {v.ty} {v.ref} to {elt}", elt)
+
+    def _one_lane(self, v: Value) -> Value:
+        ty = self.vec(1, v.ty)
+        if v.ty == I1:
+            return self._op(f"insertelement {ty} undef, i1 {v.ref}, i32 0", ty)
+        return self._op(f"bitcast {v.ty} {v.ref} to {ty}", ty)
 
     def add(self, a, b): return self.binop("add", a, b)
     def sub(self, a, b): return self.binop("sub", a, b)
@@ -127,19 +145,13 @@ class Emitter:
         return self._op(f"select i1 {c.ref}, {a.ty} {a.ref}, {b.ty} {b.ref}", a.ty)
 
     def zext(self, v: Value, ty: str) -> Value:
-        if v.ty == ty:
-            return v
-        return self._op(f"zext {v.ty} {v.ref} to {ty}", ty)
+        return self.cast("zext", v, ty)
 
     def sext(self, v: Value, ty: str) -> Value:
-        if v.ty == ty:
-            return v
-        return self._op(f"sext {v.ty} {v.ref} to {ty}", ty)
+        return self.cast("sext", v, ty)
 
     def trunc(self, v: Value, ty: str) -> Value:
-        if v.ty == ty:
-            return v
-        return self._op(f"trunc {v.ty} {v.ref} to {ty}", ty)
+        return self.cast("trunc", v, ty)
 
     def resize(self, v: Value, ty: str, signed: bool = False) -> Value:
         """Integer v to type ty: truncate, or zero/sign extend."""
@@ -154,6 +166,9 @@ class Emitter:
 
     def intrinsic(self, name: str, ret: str, *args: Value) -> Value:
         """Call an LLVM intrinsic, e.g. intrinsic("llvm.ctlz.i64", I64, v, false)."""
+        if ret == V1I128 and name.endswith(".v1i128"):
+            lanes = [self._lane(a) if a.ty == V1I128 else a for a in args]
+            return self._one_lane(self.intrinsic(name[:-len("v1i128")] + I128, I128, *lanes))
         self.decls[name] = f"declare {ret} @{name}({', '.join(a.ty for a in args)})"
         return self._op(f"call {ret} @{name}({', '.join(repr(a) for a in args)})", ret)
 
@@ -235,6 +250,8 @@ class Emitter:
         bitcast, on scalars or vectors."""
         if v.ty == ty and op in ("bitcast", "zext", "sext", "trunc"):
             return v
+        if V1I128 in (v.ty, ty) and op != "bitcast":
+            return self._one_lane(self.cast(op, self._lane(v), self.elem(ty)[1]))
         return self._op(f"{op} {v.ty} {v.ref} to {ty}", ty)
 
     def fcmp(self, pred: str, a: Value, b: Value) -> Value:
@@ -244,9 +261,14 @@ class Emitter:
     def vicmp(self, pred: str, a: Value, b: Value) -> Value:
         """Lane-wise integer compare of two vectors: an <n x i1> mask."""
         n, _ = self.elem(a.ty)
+        if a.ty == V1I128:
+            return self._one_lane(self.icmp(pred, self._lane(a), self._lane(b)))
         return self._op(f"icmp {pred} {a.ty} {a.ref}, {b.ref}", self.vec(n, I1))
 
     def vselect(self, mask: Value, a: Value, b: Value) -> Value:
+        if a.ty == V1I128:
+            m = self.extract(mask, 0)
+            return self._one_lane(self.select(m, self._lane(a), self._lane(b)))
         return self._op(f"select {mask.ty} {mask.ref}, {a.ty} {a.ref}, {b.ty} {b.ref}", a.ty)
 
     def reduce(self, op: str, v: Value) -> Value:
