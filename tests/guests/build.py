@@ -95,7 +95,9 @@ HOTPLUG = Guest("hotplug", 2, "GED interrupt, CPU-hotplug register block scan, C
                               "inserted CPUs, offline and eject of removed ones, refusals")
 HOTPLUG_MAXCPUS = 4
 # runs until the host stops it: hotplug at any time, a memory-dirtying workload, progress
-# ticks; for live migration (tests/test_migrate_live.py, tools/bench --migrate)
+# ticks; for live migration (tests/test_migrate_live.py, tools/bench --migrate), checked on
+# its own by tests/test_migrate_guest.py; run with --maxcpus HOTPLUG_MAXCPUS; -D defines:
+# MIGRATE_DIRTY_KB (the buffer, default 4096) and MIGRATE_TICK_MS (the tick, default 250)
 MIGRATE = Guest("migrate", 2, "hotplug events at any time, a memory-dirtying workload and "
                               "progress ticks, until the host stops it")
 
