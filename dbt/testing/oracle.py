@@ -100,15 +100,20 @@ def random_state(rng: random.Random) -> State:
 
 class UnicornSide:
     def __init__(self):
-        from unicorn import Uc, UC_ARCH_ARM64, UC_MODE_ARM
         from unicorn import arm64_const as A
         self.A = A
-        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc.mem_map(CODE, CODE_SIZE)
-        self.uc.mem_map(DATA, DATA_SIZE)
-        self.uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)   # FP/SIMD enabled
+        self.uc = self._new()
         self.xregs = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(31)]
         self.qregs = [getattr(A, f"UC_ARM64_REG_Q{i}") for i in range(32)]
+
+    def _new(self, code: bytes = b""):
+        from unicorn import Uc, UC_ARCH_ARM64, UC_MODE_ARM
+        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        uc.mem_map(CODE, CODE_SIZE)
+        uc.mem_map(DATA, DATA_SIZE)
+        uc.mem_write(CODE, code)
+        uc.reg_write(self.A.UC_ARM64_REG_CPACR_EL1, 3 << 20)   # FP/SIMD enabled
+        return uc
 
     def write_code(self, base, words):
         self.uc.mem_write(base, b"".join(struct.pack("<I", w) for w in words))
@@ -133,6 +138,10 @@ class UnicornSide:
             uc.emu_start(base, base + 4 * len(words), count=len(words))
         except UcError as e:
             fault = str(e)
+        if fault is not None and "UC_ERR_EXCEPTION" in fault:
+            # an exception Unicorn does not take (EXCP_ATOMIC for an exclusive pair, say) can
+            # stay pending in it and stop a later run: go on with a new instance
+            self.uc = self._new(bytes(uc.mem_read(CODE, CODE_SIZE)))
         return State(
             x=[uc.reg_read(r) for r in self.xregs],
             sp=uc.reg_read(A.UC_ARM64_REG_SP),
