@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from guests.build import CANARY, CC, GUESTS, MEMORY, build_guest, build_guest_bin, qemu_command
+from guests.build import (CANARY, CC, GUESTS, MEMORY, WFE_WAIT, build_guest, build_guest_bin,
+                          qemu_command)
 
 QEMU_SYSTEM = shutil.which("qemu-system-aarch64")
 TIMEOUT = 600
@@ -84,3 +85,14 @@ def test_icount_runs_repeat(outdir):
     first = boot(elf, 1, "--icount")
     second = boot(elf, 1, "--icount")
     assert first.stdout == second.stdout and first.stdout.rstrip().endswith(b"PASS")
+
+
+def test_wfe_waits_for_an_event(outdir):
+    """WFE sleeps until SEV, the event stream or an unmasked interrupt: a secondary in a WFE
+    loop wakes a few times while CPU 0 sleeps 20 ms, ten times over ten event-stream periods
+    (also with a masked interrupt pending), once for its own timer.  QEMU's TCG yields in
+    WFE instead, so the guest checks its own counts; --icount makes them exact."""
+    r = boot(build_guest(WFE_WAIT.name, outdir), WFE_WAIT.smp, "--icount")
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0 and out.rstrip().endswith("PASS"), out + r.stderr.decode()
+    assert "wfe while cpu0 slept 20 ms: " in out and "FAIL" not in out

@@ -42,6 +42,7 @@ EC_SP_ALIGN = 0x26
 EC_SERROR = 0x2F
 EC_BREAKPOINT_LOWER = 0x30
 EC_SOFTSTEP_LOWER = 0x32
+EC_SOFTSTEP_CUR = 0x33
 EC_WATCHPOINT_LOWER = 0x34
 ISS_DEBUG = 0x22             # IFSC/DFSC: debug exception
 WATCH_MARK = 1 << 40         # in EXIT_INFO2 of a FAULT exit: the fault is a watchpoint

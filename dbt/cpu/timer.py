@@ -14,6 +14,7 @@ from ..machine.memmap import CNTFRQ, PPI_PTIMER, PPI_VTIMER
 from .state import OFFSET
 
 CTL_ENABLE, CTL_IMASK, CTL_ISTATUS = 1, 2, 4
+KCTL_EVNTEN, KCTL_EVNTDIR = 1 << 2, 1 << 3
 NS_PER_INSN = 1          # --icount: one instruction is one nanosecond of guest time
 
 
@@ -127,6 +128,18 @@ class GenericTimer:
                 cval = self._cval(t)
                 best = cval if best is None else min(best, cval)
         return best
+
+    def event_stream_after(self, start: int):
+        """The counter value of the first event-stream event after start, or None when
+        CNTKCTL_EL1.EVNTEN is clear: an event is a transition of counter bit EVNTI, 0 to 1
+        (or 1 to 0 with EVNTDIR)."""
+        kctl = int(self.env[OFFSET["CNTKCTL_EL1"]])
+        if not kctl & KCTL_EVNTEN:
+            return None
+        bit = (kctl >> 4) & 0xF
+        period = 1 << (bit + 1)
+        at = start - start % period + (0 if kctl & KCTL_EVNTDIR else 1 << bit)
+        return at if at > start else at + period
 
     def reset(self):
         for t, _ in TIMERS:

@@ -23,6 +23,8 @@ from .timer import GenericTimer
 _BUDGET = OFFSET["BUDGET"]
 _TAKEN = OFFSET["BUDGET_TAKEN"]
 _PC = OFFSET["PC"]
+MDSCR_SS, MDSCR_KDE = 1 << 0, 1 << 13
+SPSR_SS = 1 << 21
 
 
 def _s64(v: int) -> int:
@@ -33,7 +35,7 @@ def _s64(v: int) -> int:
 class RunResult(enum.Enum):
     BUDGET = "budget"       # quantum used up (or an exit was requested)
     WAIT = "wait"           # WFI: nothing to do until an interrupt
-    YIELD = "yield"         # WFE: let the others run (a lock holder, a SEV) before going on
+    WAIT_EVENT = "wfe"      # WFE: nothing to do until an event (see VCPU.wfe_ended)
     OFF = "off"             # the vCPU powered itself off (PSCI CPU_OFF)
     STOP = "stop"           # the machine must stop (SYSTEM_OFF/RESET, emulator error)
 
@@ -52,6 +54,8 @@ class VCPU:
         self.psci = psci            # callable(cpu, conduit) -> RunResult | None
         self.timer = GenericTimer(self.env, clock, self._timer_ppi)
         self.event = False          # the WFE event register
+        self.wfe_since = None       # in WFE since this counter value (None: not waiting)
+        self.exceptions = 0         # synchronous exceptions taken from Python (stepping)
         self.executed = 0
         self.log = None             # callable(category, text) for -d
         self.trace = False          # -d int: log synchronous exceptions too
@@ -79,6 +83,7 @@ class VCPU:
         flush_tlb(self.env)
         X.update_ctx(env)
         self.event = False
+        self.wfe_since = None
         if self.gic is not None:
             # the timer outputs fall with CNTx_CTL cleared; the CPU interface resets with
             # its CPU (and re-drives the lines into env)
@@ -122,6 +127,24 @@ class VCPU:
         env = self.envi
         return bool(env[OFFSET["IRQ_LINE"]] or env[OFFSET["FIQ_LINE"]])
 
+    def wfe_ended(self) -> bool:
+        """A WFE wait ends: the event register is set (another vCPU's SEV), an unmasked
+        interrupt is pending, or the event stream fired since the wait began.  The board
+        also ends it when another vCPU ran, whose stores may have cleared this one's
+        exclusive monitor."""
+        env = self.envi
+        daif = int(env[OFFSET["DAIF"]])
+        if self.event or (env[OFFSET["IRQ_LINE"]] and not daif & X.DAIF_I) \
+                or (env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F):
+            return True
+        at = self.timer.event_stream_after(self.wfe_since)
+        return at is not None and self.timer.clock.ticks() >= at
+
+    def end_wfe(self):
+        """The WFE completes; the event that ended it, if it was one, is consumed."""
+        self.wfe_since = None
+        self.event = False
+
     def take_interrupt(self) -> bool:
         env = self.envi
         daif = int(env[OFFSET["DAIF"]])
@@ -139,6 +162,7 @@ class VCPU:
 
     def exception(self, ec: int, iss: int = 0, far: int | None = None, ret: int | None = None):
         """Take a synchronous exception (ELR = ret, default the current PC)."""
+        self.exceptions += 1
         ret = int(self.envi[_PC]) if ret is None else ret
         X.sync_exception(self.envi, ec, iss, _s64(far or 0), _s64(ret), far is not None)
 
@@ -154,13 +178,13 @@ class VCPU:
                     code.apply_code_writes()
                 self.take_interrupt()
                 if self.single_step or env[OFFSET["PSTATE_SS"]] and self._stepping():
-                    r = self._step()
+                    result = self._step()
                 else:
                     r = run_system(env, self.env_addr, code.cache.keys_pc, code.cache.keys_ctx,
                                    code.cache.fns, self.phys.mc)
+                    result = None if self.phys.error is not None else self._exit(r)
                 if self.phys.error is not None:
                     return RunResult.STOP
-                result = self._exit(r)
                 if result is not None:
                     return result
         finally:
@@ -207,40 +231,57 @@ class VCPU:
                            f"at pc {int(env[_PC]):#x}")
 
     def _stepping(self) -> bool:
-        """Software step of EL0 is active: MDSCR_EL1.SS set and the OS lock clear (stepping
-        EL1 itself, with MDSCR_EL1.KDE, is not supported)."""
+        """Software step is active: MDSCR_EL1.SS set, the OS lock and double lock clear, and
+        debug exceptions enabled at this EL (always at EL0; at EL1 with MDSCR_EL1.KDE and
+        PSTATE.D clear)."""
         env = self.envi
-        return bool(int(env[OFFSET["MDSCR_EL1"]]) & 1) and not env[OFFSET["OSLSR_EL1"]] & 2 \
-            and env[OFFSET["EL"]] == 0
+        mdscr = int(env[OFFSET["MDSCR_EL1"]])
+        if not mdscr & MDSCR_SS or env[OFFSET["OSLSR_EL1"]] & 2 or env[OFFSET["OSDLR_EL1"]] & 1:
+            return False
+        return env[OFFSET["EL"]] == 0 or (mdscr & MDSCR_KDE
+                                           and not int(env[OFFSET["DAIF"]]) & X.DAIF_D)
 
-    def _step(self) -> int:
-        """Run one instruction alone (single-step mode, and the guest's software step)."""
+    def _step(self):
+        """Run one instruction alone (single-step mode, and the guest's software step); the
+        RunResult of its exit, or None."""
         env = self.envi
         if env[_BUDGET] <= 0:
-            return exits.BUDGET
+            return RunResult.BUDGET
         stepping = bool(env[OFFSET["PSTATE_SS"]]) and self._stepping()
         pc = int(self.env[_PC])
         el = int(env[OFFSET["EL"]])
         fsc, host = mmu.fill_exec(env, self.phys.mc, _s64(pc), int(env[OFFSET["CTX"]]) & X.CTX_EL)
         if fsc != mmu.NO_FAULT:
             self.exception(X.EC_IABT, fsc, pc, pc)
-            return exits.LOOKUP
+            return None
         key = ((host - self.phys.ram.ctypes.data + self.phys.ram_base) & ~0xFFF) \
             | int(env[OFFSET["CTX"]])
         if self.single_step and self.log:
             self.log("exec", f"cpu{self.index}: pc {pc:#018x} el{el}")
         block = self.code.translate(pc, key, single_step=True)
+        word = self.phys.fetch(host - self.phys.ram.ctypes.data + self.phys.ram_base)
+        taken = self.exceptions
         r = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(block.fn)(self.env_addr)
         self.code.cache.discard(block)
+        took = r in (exits.SVC, exits.EXCEPTION, exits.UNDEFINED, exits.BRK, exits.FAULT)
         r = exits.LOOKUP if r in (exits.LINK, exits.LOOKUP, exits.STEP) else finish_exit(env, r)
-        if stepping and r in (exits.LOOKUP, exits.IRQ_CHECK):
-            if int(env[OFFSET["EL"]]) != el:
-                # the stepped instruction took an exception: the step is pending on return
-                env[OFFSET["SPSR_EL1"]] &= ~(1 << 21)
-            else:
-                env[OFFSET["PSTATE_SS"]] = 0
-                self.exception(X.EC_SOFTSTEP_LOWER, (1 << 24) | 0x22)
-        return r
+        # exits Python completes (system instructions, PSCI calls) are stepped over too
+        result = None if self.phys.error is not None else self._exit(r)
+        if not stepping or self.phys.error is not None \
+                or result not in (None, RunResult.WAIT, RunResult.WAIT_EVENT):
+            return result
+        if took or self.exceptions != taken:
+            # the stepped instruction took an exception: the step is pending on its return
+            env[OFFSET["SPSR_EL1"]] &= ~SPSR_SS
+            return result
+        env[OFFSET["PSTATE_SS"]] = 0
+        if self._stepping():
+            # taken from the EL the instruction left the PE in (an ERET may have changed it);
+            # ISS.EX: the stepped instruction was a load-exclusive
+            ec = X.EC_SOFTSTEP_LOWER if env[OFFSET["EL"]] == 0 else X.EC_SOFTSTEP_CUR
+            ex = 1 << 6 if word is not None and (word & 0x3FC00000) == 0x08400000 else 0
+            self.exception(ec, (1 << 24) | ex | 0x22)
+        return result
 
     # -- system instructions executed in Python -------------------------------------------
     def _system(self, word: int):
@@ -407,9 +448,8 @@ class VCPU:
             if self.event:
                 self.event = False
                 return None
-            # the events that end a WFE (another vCPU's SEV or store to a monitored address,
-            # the event stream) all need the other vCPUs to run first
-            return RunResult.YIELD
+            self.wfe_since = self.timer.clock.ticks()
+            return RunResult.WAIT_EVENT
         self.set_pc(pc + 4)
         if op == 4:                                       # SEV: every vCPU's event register
             for cpu in self.phys.envs_by_addr.values():

@@ -322,9 +322,15 @@ class Machine:
                     if not cpu.wake_pending():
                         continue
                     slot.waiting = False
+                if cpu.wfe_since is not None:
+                    if not cpu.wfe_ended():
+                        continue
+                    cpu.end_wfe()
                 before = cpu.executed
                 result = cpu.run(self._quantum())
                 done = cpu.executed - before
+                if done:
+                    self._end_wfe_waits(slot)
                 total += done
                 self.executed += done
                 if self.clock.icount:
@@ -385,14 +391,23 @@ class Machine:
 
     def _any_runnable(self) -> bool:
         return any(s.power == Power.ON and (not s.waiting or s.cpu.wake_pending())
-                   for s in self.slots)
+                   and (s.cpu.wfe_since is None or s.cpu.wfe_ended()) for s in self.slots)
+
+    def _end_wfe_waits(self, ran):
+        """A vCPU ran: its stores may have cleared another's exclusive monitor, which ends
+        that one's WFE (a spurious end is allowed; a missed one is not)."""
+        for slot in self.slots:
+            if slot is not ran and slot.cpu is not None and slot.cpu.wfe_since is not None:
+                slot.cpu.end_wfe()
 
     def _next_deadline(self):
+        """The counter value of the next timer output or WFE event-stream event."""
         best = None
         for cpu in self._running():
-            d = cpu.timer.next_deadline()
-            if d is not None and (best is None or d < best):
-                best = d
+            for d in (cpu.timer.next_deadline(), None if cpu.wfe_since is None
+                      else cpu.timer.event_stream_after(cpu.wfe_since)):
+                if d is not None and (best is None or d < best):
+                    best = d
         return best
 
     def _run_tasks(self):

@@ -36,9 +36,13 @@ CPU_MODELS = ("cortex-a57",)
 MAX_MEMORY = 1 << 40
 # every section this version writes, with its layout version; a reader keeps accepting the
 # older layouts it lists in UPGRADES
-SECTION_VERSIONS = {"machine": 1, "clock": 1, "cpu": 1, "gic": 1, "pl011": 1, "ged": 1,
+SECTION_VERSIONS = {"machine": 1, "clock": 1, "cpu": 2, "gic": 1, "pl011": 1, "ged": 1,
                     "cpuhp": 1, "rom": 1}
-UPGRADES: dict = {}            # (section, old version) -> callable(state) -> newer state
+# (section, old version) -> callable(state) -> the state in the next version's layout
+UPGRADES: dict = {
+    # cpu 2: WFE became a wait ("wfe-since"); a version 1 source only ever yielded in it
+    ("cpu", 1): lambda v: {**v, "wfe-since": None} if isinstance(v, dict) else v,
+}
 DEVICES = ("pl011", "ged", "cpuhp")
 
 
@@ -170,6 +174,7 @@ def capture(machine, running: bool | None = None) -> dict:
             "unplug-requested": slot.unplug_requested,
             "arch": cpu.save_arch() if cpu else None,
             "event": cpu.event if cpu else False,
+            "wfe-since": cpu.wfe_since if cpu else None,
             "timer-levels": [cpu.timer.levels["P"], cpu.timer.levels["V"]] if cpu else None,
             "executed": cpu.executed if cpu else 0,
         }
@@ -321,7 +326,7 @@ def _stage_cpu(m, slot, v):
     name = f"cpu/{slot.index}"
     _fields(v, name, {"mpidr": int, "power": str, "waiting": bool, "unplug-requested": bool,
                       "arch": (bytes, NONE), "event": bool, "timer-levels": (list, NONE),
-                      "executed": int})
+                      "executed": int, "wfe-since": (int, NONE)})
     if v["mpidr"] != mpidr_of(slot.index):
         raise ValueError(f"{name}: MPIDR {v['mpidr']:#x} is not this slot's "
                          f"{slot.mpidr:#x}")
@@ -335,7 +340,7 @@ def _stage_cpu(m, slot, v):
                 and all(isinstance(x, bool) for x in levels)):
             raise ValueError(f"{name}: timer-levels must be two booleans")
     elif v["arch"] is not None or v["power"] != Power.OFF.value or v["waiting"] \
-            or v["unplug-requested"]:
+            or v["unplug-requested"] or v["wfe-since"] is not None:
         raise ValueError(f"{name}: a parked CPU carries registers or is powered")
 
     def apply():
@@ -346,6 +351,7 @@ def _stage_cpu(m, slot, v):
         if cpu is not None:
             cpu.load_arch(v["arch"])
             cpu.event = v["event"]
+            cpu.wfe_since = v["wfe-since"]
             cpu.executed = v["executed"]
             cpu.timer.levels = {"P": v["timer-levels"][0], "V": v["timer-levels"][1]}
     return apply

@@ -98,6 +98,10 @@ HOTPLUG_MAXCPUS = 4
 # ticks; for live migration (tests/test_migrate_live.py, tools/bench --migrate), checked on
 # its own by tests/test_migrate_guest.py; run with --maxcpus HOTPLUG_MAXCPUS; -D defines:
 # MIGRATE_DIRTY_KB (the buffer, default 4096) and MIGRATE_TICK_MS (the tick, default 250)
+# WFE as a wait: wake-up counts that QEMU (WFE is a yield there) cannot give; dbt-vm only,
+# run with --icount (tests/test_guests_dbt.py)
+WFE_WAIT = Guest("wfe_wait", 2, "a WFE waits for SEV, the event stream or an unmasked "
+                                "interrupt, and costs nothing while every other CPU sleeps")
 MIGRATE = Guest("migrate", 2, "hotplug events at any time, a memory-dirtying workload and "
                               "progress ticks, until the host stops it")
 
@@ -107,7 +111,7 @@ class BuildError(RuntimeError):
 
 
 def _guest(name: str) -> Guest:
-    for special in (CANARY, HOTPLUG, MIGRATE):
+    for special in (CANARY, HOTPLUG, MIGRATE, WFE_WAIT):
         if name == special.name:
             return special
     if name not in BY_NAME:

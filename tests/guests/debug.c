@@ -1,6 +1,7 @@
 /* Self-hosted debug as ptrace uses it on EL0: software step (MDSCR_EL1.SS with SPSR.SS), a
  * hardware breakpoint (DBGBVR0/DBGBCR0) and watchpoints (DBGWVR0/DBGWCR0) on loads and
- * stores, each taken to EL1 with its syndrome. */
+ * stores, each taken to EL1 with its syndrome; and software step of EL1 itself as a kernel
+ * debugger uses it (MDSCR_EL1.KDE, PSTATE.D clear). */
 #include "rt.h"
 
 asm(".text\n"
@@ -12,6 +13,24 @@ asm(".text\n"
     "    ret\n");
 u64 dbg_fn(u64);
 extern char dbg_a[], dbg_b[], dbg_c[];
+
+/* fn(arg) entered by an ERET to EL1h with SPSR.SS = 1 and PSTATE.D clear (A, I, F masked),
+ * so EL1 itself is stepped; D is masked again on the way back */
+asm(".text\n"
+    ".global el1_step_call\n"
+    "el1_step_call:\n"
+    "    stp x29, x30, [sp, #-16]!\n"
+    "    msr elr_el1, x0\n"
+    "    mov x0, x1\n"
+    "    mov x2, #0x1c5\n"
+    "    orr x2, x2, #0x200000\n"
+    "    msr spsr_el1, x2\n"
+    "    adr x30, 1f\n"
+    "    eret\n"
+    "1:  msr daifset, #8\n"
+    "    ldp x29, x30, [sp], #16\n"
+    "    ret\n");
+u64 el1_step_call(u64 (*fn)(u64), u64 arg);
 
 #define MDSCR_SS (1UL << 0)
 #define MDSCR_KDE (1UL << 13)
@@ -67,6 +86,32 @@ int main(void)
     CHECK(step_elr[0] == (u64)dbg_b && step_elr[1] == (u64)dbg_c, "step ELRs");
     CHECK(step_esr[0] == 0xcb000022 && step_esr[1] == 0xcb000022, "step ESR");
     CHECK(step_spsr[0] == 0 && step_spsr[1] == 0, "SPSR.SS after a step");
+    write_sysreg(0, mdscr_el1);
+    isb();
+
+    /* software step of EL1 itself: MDSCR_EL1.KDE with PSTATE.D clear, taken to the current EL */
+    steps = 0;
+    write_sysreg(MDSCR_SS | MDSCR_KDE, mdscr_el1);
+    isb();
+    v = el1_step_call(dbg_fn, 0);
+    print("el1 step: %lu steps, result %lu\n", steps, v);
+    for (u64 i = 0; i < steps && i < 4; i++)
+        print("el1 step %lu: esr 0x%08lx spsr 0x%08lx at %s\n", i, step_esr[i], step_spsr[i],
+              step_elr[i] == (u64)dbg_b ? "insn 2" : step_elr[i] == (u64)dbg_c ? "insn 3" : "?");
+    CHECK_EQ(steps, 2, "EL1 software step exceptions");
+    CHECK_EQ(v, 7, "stepped EL1 code result");
+    CHECK(step_elr[0] == (u64)dbg_b && step_elr[1] == (u64)dbg_c, "EL1 step ELRs");
+    CHECK(step_esr[0] == 0xcf000022 && step_esr[1] == 0xcf000022, "EL1 step ESR");
+    write_sysreg(0, mdscr_el1);
+    isb();
+
+    /* KDE clear: EL1 is not stepped even with PSTATE.D clear and SPSR.SS set */
+    steps = 0;
+    write_sysreg(MDSCR_SS, mdscr_el1);
+    isb();
+    v = el1_step_call(dbg_fn, 0);
+    print("el1 without KDE: %lu steps, result %lu\n", steps, v);
+    CHECK_EQ(steps, 0, "EL1 stepped without MDSCR_EL1.KDE");
     write_sysreg(0, mdscr_el1);
     isb();
 
