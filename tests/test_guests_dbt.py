@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from guests.build import (CANARY, CC, GUESTS, MEMORY, WFE_WAIT, build_guest, build_guest_bin,
-                          qemu_command)
+from guests.build import (CANARY, CC, GUESTS, MEMORY, SERROR, WFE_WAIT, build_guest,
+                          build_guest_bin, qemu_command)
 
 QEMU_SYSTEM = shutil.which("qemu-system-aarch64")
 TIMEOUT = 600
@@ -96,3 +96,28 @@ def test_wfe_waits_for_an_event(outdir):
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0 and out.rstrip().endswith("PASS"), out + r.stderr.decode()
     assert "wfe while cpu0 slept 20 ms: " in out and "FAIL" not in out
+
+
+def test_serror(outdir):
+    """A physical SError made pending from the host whenever the guest asks for one: masked
+    by PSTATE.A it shows in ISR_EL1.A and wakes WFI; unmasked it is taken once at the SError
+    vector with EC 0x2F (from EL1 and from EL0).  Nothing on QEMU's virt raises an SError."""
+    from dbt.machine.boot import boot as load
+    from dbt.machine.chardev import MemoryBackend
+    from dbt.machine.virt import Machine, MachineConfig
+    m = Machine(MachineConfig(memory=256 << 20, icount=True), serial_backend=MemoryBackend())
+    try:
+        load(m, build_guest(SERROR.name, outdir).read_bytes())
+        out, asked = "", 0
+        for _ in range(200):
+            why = m.run(max_instructions=2_000_000, until_idle=True)
+            out += m.serial.take_output().decode()
+            if out.count("waiting for an SError") > asked:
+                asked += 1
+                m.slots[0].cpu.raise_serror()
+            if why == "poweroff":
+                break
+        assert out.rstrip().endswith("PASS"), out
+        assert asked == 2 and "FAIL" not in out
+    finally:
+        m.close()

@@ -56,6 +56,7 @@ RUNTIME_FIELDS = [
     ("CTX", 1),               # translation context of the current state (see cpu/context.py)
     ("IRQ_LINE", 1),          # interrupt inputs from the GIC (1 = asserted)
     ("FIQ_LINE", 1),
+    ("SERROR_LINE", 1),       # a physical SError is pending (VCPU.raise_serror)
     ("BUDGET_TAKEN", 1),      # instructions taken from BUDGET by exit requests
     ("MMIO_STATUS", 1),       # set by the MMIO callback when nothing answers an address
     ("TRACE", 1),             # -d int: exceptions go to Python (to be logged) before being taken

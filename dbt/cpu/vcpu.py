@@ -123,9 +123,17 @@ class VCPU:
             env[_BUDGET] = 0
 
     def wake_pending(self) -> bool:
-        """WFI ends when an interrupt is pending, masked or not."""
+        """WFI ends when an interrupt or SError is pending, masked or not."""
         env = self.envi
-        return bool(env[OFFSET["IRQ_LINE"]] or env[OFFSET["FIQ_LINE"]])
+        return bool(env[OFFSET["IRQ_LINE"]] or env[OFFSET["FIQ_LINE"]]
+                    or env[OFFSET["SERROR_LINE"]])
+
+    def raise_serror(self):
+        """Make a physical SError pending (an asynchronous external abort).  It is taken when
+        PSTATE.A allows, shows in ISR_EL1.A meanwhile, and wakes WFI.  No device of this board
+        raises one (as on QEMU's virt without RAS); the host may."""
+        self.envi[OFFSET["SERROR_LINE"]] = 1
+        self.request_exit()
 
     def wfe_ended(self) -> bool:
         """A WFE wait ends: the event register is set (another vCPU's SEV), an unmasked
@@ -135,7 +143,8 @@ class VCPU:
         env = self.envi
         daif = int(env[OFFSET["DAIF"]])
         if self.event or (env[OFFSET["IRQ_LINE"]] and not daif & X.DAIF_I) \
-                or (env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F):
+                or (env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F) \
+                or (env[OFFSET["SERROR_LINE"]] and not daif & X.DAIF_A):
             return True
         at = self.timer.event_stream_after(self.wfe_since)
         return at is not None and self.timer.clock.ticks() >= at
@@ -148,16 +157,21 @@ class VCPU:
     def take_interrupt(self) -> bool:
         env = self.envi
         daif = int(env[OFFSET["DAIF"]])
-        if env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F:
+        esr = -1                                          # IRQ/FIQ leave ESR_EL1 alone
+        if env[OFFSET["SERROR_LINE"]] and not daif & X.DAIF_A:
+            vector, esr = X.VEC_SERROR, (X.EC_SERROR << 26) | X.IL   # ISS 0: uncategorized
+            env[OFFSET["SERROR_LINE"]] = 0                # taken: no longer pending
+        elif env[OFFSET["FIQ_LINE"]] and not daif & X.DAIF_F:
             vector = X.VEC_FIQ
         elif env[OFFSET["IRQ_LINE"]] and not daif & X.DAIF_I:
             vector = X.VEC_IRQ
         else:
             return False
         if self.log:
-            self.log("int", f"cpu{self.index}: {'FIQ' if vector == X.VEC_FIQ else 'IRQ'} "
-                            f"at pc {int(self.env[_PC]):#x} el{int(env[OFFSET['EL']])}")
-        X.take_exception(env, vector, -1, 0, int(env[_PC]), False)
+            name = {X.VEC_SERROR: "SError", X.VEC_FIQ: "FIQ", X.VEC_IRQ: "IRQ"}[vector]
+            self.log("int", f"cpu{self.index}: {name} at pc {int(self.env[_PC]):#x} "
+                            f"el{int(env[OFFSET['EL']])}")
+        X.take_exception(env, vector, esr, 0, int(env[_PC]), False)
         return True
 
     def exception(self, ec: int, iss: int = 0, far: int | None = None, ret: int | None = None):
@@ -365,7 +379,8 @@ class VCPU:
         if name == "CCSIDR_EL1":
             return CCSIDR.get(int(self.envi[OFFSET["CSSELR_EL1"]]), 0)
         if name == "ISR_EL1":
-            return (0x80 if self.envi[OFFSET["IRQ_LINE"]] else 0) \
+            return (0x100 if self.envi[OFFSET["SERROR_LINE"]] else 0) \
+                | (0x80 if self.envi[OFFSET["IRQ_LINE"]] else 0) \
                 | (0x40 if self.envi[OFFSET["FIQ_LINE"]] else 0)
         if reg.store == "env":
             return int(self.env[OFFSET[name]])

@@ -240,3 +240,8 @@ class DiskCache:
 def _s64(v: int) -> int:
     v &= 2**64 - 1
     return v - 2**64 if v >> 63 else v
+
+
+# taken when the translator is imported, not at its first use: a long-running process must
+# not file code it translates with its loaded modules under the name of sources edited since
+fingerprint()

@@ -52,6 +52,7 @@ _SS = OFFSET["PSTATE_SS"]
 _DAIF = OFFSET["DAIF"]
 _IRQ = OFFSET["IRQ_LINE"]
 _FIQ = OFFSET["FIQ_LINE"]
+_SERROR = OFFSET["SERROR_LINE"]
 _PENDING = OFFSET["PENDING"]
 _INFO = OFFSET["EXIT_INFO"]
 _INFO2 = OFFSET["EXIT_INFO2"]
@@ -62,7 +63,8 @@ _TLB_ADDEND = (OFFSET["TLB0_ADDEND"], OFFSET["TLB1_ADDEND"])
 @njit(cache=True)
 def _interrupt_ready(env):
     daif = env[_DAIF]
-    return (env[_IRQ] != 0 and (daif & X.DAIF_I) == 0) or (env[_FIQ] != 0 and (daif & X.DAIF_F) == 0)
+    return (env[_IRQ] != 0 and (daif & X.DAIF_I) == 0) or (env[_FIQ] != 0 and (daif & X.DAIF_F) == 0) \
+        or (env[_SERROR] != 0 and (daif & X.DAIF_A) == 0)
 
 
 @njit(cache=True)

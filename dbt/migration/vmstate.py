@@ -23,7 +23,7 @@ import time
 
 import lz4.block
 
-from ..cpu.state import ARCH_SIZE
+from ..cpu.state import ARCH_SIZE, OFFSET
 from ..machine.commands import ID_RE
 from ..machine.cpuslots import mpidr_of
 from ..machine.device import commit_state, save_state, stage_state
@@ -40,8 +40,9 @@ SECTION_VERSIONS = {"machine": 1, "clock": 1, "cpu": 2, "gic": 1, "pl011": 1, "g
                     "cpuhp": 1, "rom": 1}
 # (section, old version) -> callable(state) -> the state in the next version's layout
 UPGRADES: dict = {
-    # cpu 2: WFE became a wait ("wfe-since"); a version 1 source only ever yielded in it
-    ("cpu", 1): lambda v: {**v, "wfe-since": None} if isinstance(v, dict) else v,
+    # cpu 2: WFE became a wait ("wfe-since"; a version 1 source only ever yielded in it) and
+    # an SError can be pending ("serror"; version 1 had none)
+    ("cpu", 1): lambda v: {**v, "wfe-since": None, "serror": False} if isinstance(v, dict) else v,
 }
 DEVICES = ("pl011", "ged", "cpuhp")
 
@@ -175,6 +176,7 @@ def capture(machine, running: bool | None = None) -> dict:
             "arch": cpu.save_arch() if cpu else None,
             "event": cpu.event if cpu else False,
             "wfe-since": cpu.wfe_since if cpu else None,
+            "serror": bool(cpu.envi[OFFSET["SERROR_LINE"]]) if cpu else False,
             "timer-levels": [cpu.timer.levels["P"], cpu.timer.levels["V"]] if cpu else None,
             "executed": cpu.executed if cpu else 0,
         }
@@ -326,7 +328,7 @@ def _stage_cpu(m, slot, v):
     name = f"cpu/{slot.index}"
     _fields(v, name, {"mpidr": int, "power": str, "waiting": bool, "unplug-requested": bool,
                       "arch": (bytes, NONE), "event": bool, "timer-levels": (list, NONE),
-                      "executed": int, "wfe-since": (int, NONE)})
+                      "executed": int, "wfe-since": (int, NONE), "serror": bool})
     if v["mpidr"] != mpidr_of(slot.index):
         raise ValueError(f"{name}: MPIDR {v['mpidr']:#x} is not this slot's "
                          f"{slot.mpidr:#x}")
@@ -340,7 +342,7 @@ def _stage_cpu(m, slot, v):
                 and all(isinstance(x, bool) for x in levels)):
             raise ValueError(f"{name}: timer-levels must be two booleans")
     elif v["arch"] is not None or v["power"] != Power.OFF.value or v["waiting"] \
-            or v["unplug-requested"] or v["wfe-since"] is not None:
+            or v["unplug-requested"] or v["wfe-since"] is not None or v["serror"]:
         raise ValueError(f"{name}: a parked CPU carries registers or is powered")
 
     def apply():
@@ -352,6 +354,7 @@ def _stage_cpu(m, slot, v):
             cpu.load_arch(v["arch"])
             cpu.event = v["event"]
             cpu.wfe_since = v["wfe-since"]
+            cpu.envi[OFFSET["SERROR_LINE"]] = int(v["serror"])
             cpu.executed = v["executed"]
             cpu.timer.levels = {"P": v["timer-levels"][0], "V": v["timer-levels"][1]}
     return apply

@@ -102,6 +102,9 @@ HOTPLUG_MAXCPUS = 4
 # run with --icount (tests/test_guests_dbt.py)
 WFE_WAIT = Guest("wfe_wait", 2, "a WFE waits for SEV, the event stream or an unmasked "
                                 "interrupt, and costs nothing while every other CPU sleeps")
+# SError made pending by the host (tests/test_guests_dbt.py, in process); dbt-vm only
+SERROR = Guest("serror", 1, "a pending SError: masked by PSTATE.A, ISR_EL1.A, WFI wake-up, "
+                            "taken at EL1 and from EL0")
 MIGRATE = Guest("migrate", 2, "hotplug events at any time, a memory-dirtying workload and "
                               "progress ticks, until the host stops it")
 
@@ -111,7 +114,7 @@ class BuildError(RuntimeError):
 
 
 def _guest(name: str) -> Guest:
-    for special in (CANARY, HOTPLUG, MIGRATE, WFE_WAIT):
+    for special in (CANARY, HOTPLUG, MIGRATE, WFE_WAIT, SERROR):
         if name == special.name:
             return special
     if name not in BY_NAME:

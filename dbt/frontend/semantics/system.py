@@ -118,16 +118,18 @@ def mrs(t, o0, op1, CRn, CRm, op2, Rt):
 
 
 def _check_irq(t):
-    """After an unmasking write to DAIF: leave if an interrupt line is up and now unmasked,
-    so it is taken before the next instruction."""
+    """After an unmasking write to DAIF: leave if an interrupt line (or a pending SError) is
+    up and now unmasked, so it is taken before the next instruction."""
     e = t.e
     daif = e.env_load(OFFSET["DAIF"])
     irq = e.and_(e.icmp("ne", e.env_load(OFFSET["IRQ_LINE"]), e.c(I64, 0)),
                  e.icmp("eq", e.and_(daif, e.c(I64, X.DAIF_I)), e.c(I64, 0)))
     fiq = e.and_(e.icmp("ne", e.env_load(OFFSET["FIQ_LINE"]), e.c(I64, 0)),
                  e.icmp("eq", e.and_(daif, e.c(I64, X.DAIF_F)), e.c(I64, 0)))
+    serror = e.and_(e.icmp("ne", e.env_load(OFFSET["SERROR_LINE"]), e.c(I64, 0)),
+                    e.icmp("eq", e.and_(daif, e.c(I64, X.DAIF_A)), e.c(I64, 0)))
     go, stay = e.label("irq"), e.label("noirq")
-    e.cbr(e.or_(irq, fiq), go, stay)
+    e.cbr(e.or_(e.or_(irq, fiq), serror), go, stay)
     e.start(go)
     t.exit(exits.IRQ_CHECK, pc=t.pc + 4)
     e.start(stay)

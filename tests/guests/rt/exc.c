@@ -54,6 +54,13 @@ __attribute__((weak)) int sync_hook(struct frame *f)
     return 0;
 }
 
+__attribute__((weak)) int async_hook(struct frame *f, u64 slot)
+{
+    (void)f;
+    (void)slot;
+    return 0;
+}
+
 __attribute__((weak)) void irq_handler(u32 intid, struct frame *f)
 {
     fatal("cpu %d: unexpected interrupt %u (%s, elr %lx)", this_cpu(), intid,
@@ -80,8 +87,10 @@ void exc_dispatch(struct frame *f, u64 slot)
         gic_eoi(intid);
         return;
     }
-    if (kind != 0)
+    if (kind != 0 && !async_hook(f, slot))
         unexpected(f);                              /* FIQ, SError */
+    if (kind != 0)
+        return;
     u64 ec = ESR_EC(f->esr);
     if (slot == VEC_LOW64_SYNC && ec == EC_SVC64 && ESR_ISS(f->esr) == 0xffff)
         el0_return(f->x[0]);

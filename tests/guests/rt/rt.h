@@ -77,6 +77,8 @@ static inline void mmio_w8(u64 a, u8 v) { *(volatile u8 *)a = v; }
 #define VEC_CUR_SPX_IRQ 5
 #define VEC_LOW64_SYNC 8
 #define VEC_LOW64_IRQ 9
+#define VEC_CUR_SPX_SERROR 7
+#define VEC_LOW64_SERROR 11
 
 /* ---- output and checks (lib.c) ---- */
 void uart_init(void);
@@ -154,6 +156,7 @@ u64 run_el0(u64 (*fn)(u64), u64 arg, u64 spsr);
 /* hooks a guest may define (weak defaults in exc.c) */
 void irq_handler(u32 intid, struct frame *f);      /* called between IAR1 and EOIR1 */
 int sync_hook(struct frame *f);                     /* return 1 if it handled the exception */
+int async_hook(struct frame *f, u64 slot);          /* FIQ, SError: return 1 if handled */
 extern volatile u64 last_irq_vec[NCPU_MAX];
 #define ANY (~0UL)
 /* print "what: vector .. esr .. [far ..] [spsr ..]" and check count == 1 and each field that is
