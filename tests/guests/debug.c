@@ -60,6 +60,19 @@ int sync_hook(struct frame *f)
     return 1;
 }
 
+/* dbg_fn stepped from its first instruction: two step exceptions, at insns 2 and 3 */
+static void check_steps(const char *what, u64 v, u64 esr)
+{
+    print("%s: %lu steps, result %lu\n", what, steps, v);
+    for (u64 i = 0; i < steps && i < 4; i++)
+        print("%s %lu: esr 0x%08lx spsr 0x%08lx at %s\n", what, i, step_esr[i], step_spsr[i],
+              step_elr[i] == (u64)dbg_b ? "insn 2" : step_elr[i] == (u64)dbg_c ? "insn 3" : "?");
+    CHECK(steps == 2, "%s: %lu software step exceptions, want 2", what, steps);
+    CHECK(v == 7, "%s: stepped code result %lu, want 7", what, v);
+    CHECK(step_elr[0] == (u64)dbg_b && step_elr[1] == (u64)dbg_c, "%s: ELRs", what);
+    CHECK(step_esr[0] == esr && step_esr[1] == esr, "%s: ESR", what);
+}
+
 static volatile u64 watched[4] __attribute__((aligned(64)));
 
 int main(void)
@@ -77,14 +90,7 @@ int main(void)
     write_sysreg(MDSCR_SS | MDSCR_KDE, mdscr_el1);
     isb();
     u64 v = run_el0(dbg_fn, 0, SPSR_SS);
-    print("step: %lu steps, result %lu\n", steps, v);
-    for (u64 i = 0; i < steps && i < 4; i++)
-        print("step %lu: esr 0x%08lx spsr 0x%08lx at %s\n", i, step_esr[i], step_spsr[i],
-              step_elr[i] == (u64)dbg_b ? "insn 2" : step_elr[i] == (u64)dbg_c ? "insn 3" : "?");
-    CHECK_EQ(steps, 2, "software step exceptions");
-    CHECK_EQ(v, 7, "stepped code result");
-    CHECK(step_elr[0] == (u64)dbg_b && step_elr[1] == (u64)dbg_c, "step ELRs");
-    CHECK(step_esr[0] == 0xcb000022 && step_esr[1] == 0xcb000022, "step ESR");
+    check_steps("step", v, 0xcb000022);
     CHECK(step_spsr[0] == 0 && step_spsr[1] == 0, "SPSR.SS after a step");
     write_sysreg(0, mdscr_el1);
     isb();
@@ -94,14 +100,7 @@ int main(void)
     write_sysreg(MDSCR_SS | MDSCR_KDE, mdscr_el1);
     isb();
     v = el1_step_call(dbg_fn, 0);
-    print("el1 step: %lu steps, result %lu\n", steps, v);
-    for (u64 i = 0; i < steps && i < 4; i++)
-        print("el1 step %lu: esr 0x%08lx spsr 0x%08lx at %s\n", i, step_esr[i], step_spsr[i],
-              step_elr[i] == (u64)dbg_b ? "insn 2" : step_elr[i] == (u64)dbg_c ? "insn 3" : "?");
-    CHECK_EQ(steps, 2, "EL1 software step exceptions");
-    CHECK_EQ(v, 7, "stepped EL1 code result");
-    CHECK(step_elr[0] == (u64)dbg_b && step_elr[1] == (u64)dbg_c, "EL1 step ELRs");
-    CHECK(step_esr[0] == 0xcf000022 && step_esr[1] == 0xcf000022, "EL1 step ESR");
+    check_steps("el1 step", v, 0xcf000022);
     write_sysreg(0, mdscr_el1);
     isb();
 
