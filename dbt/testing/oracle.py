@@ -112,6 +112,7 @@ class UnicornSide:
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(DATA, DATA_SIZE)
         uc.mem_write(CODE, code)
+        uc.mem_write(CLREX_AT, struct.pack("<I", CLREX))
         uc.reg_write(self.A.UC_ARM64_REG_CPACR_EL1, 3 << 20)   # FP/SIMD enabled
         return uc
 
@@ -291,7 +292,6 @@ class Differ:
         self.dbt = DbtSide()
         self.known = load_known()
         self.excused = 0
-        self.uc.write_code(CLREX_AT, [CLREX])
 
     def _reasons(self, name):
         return self.known.get(name, ())
