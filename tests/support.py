@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -62,17 +63,30 @@ def one_line_error(r, status):
     return lines[0]
 
 
+def _accepts(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
 @contextlib.contextmanager
 def qemu_virt_socket(option: str, path: str):
     """QEMU's virt board held at -S, serving `option` (-qmp or -monitor) on the unix socket
-    `path` once it exists (an oracle for our monitor and QMP); killed on exit."""
+    `path` once it listens (an oracle for our monitor and QMP); killed on exit."""
     qemu = subprocess.Popen(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57",
                              "-nodefaults", "-display", "none", "-S",
                              option, f"unix:{path},server=on,wait=off"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        # the socket file appears at bind(), a moment before listen(): probe until a
+        # connection is accepted (QEMU takes the next one when this one closes)
         deadline = time.monotonic() + 10
-        while not os.path.exists(path):
+        while not _accepts(path):
             assert time.monotonic() < deadline and qemu.poll() is None
             time.sleep(0.02)
         yield qemu

@@ -137,8 +137,8 @@ class VCPU:
 
     def wfe_ended(self) -> bool:
         """A WFE wait ends: the event register is set (another vCPU's SEV), an unmasked
-        interrupt is pending, or the event stream fired since the wait began.  The board
-        also ends it when another vCPU ran, whose stores may have cleared this one's
+        interrupt or SError is pending, or the event stream fired since the wait began.  The
+        board also ends it when another vCPU ran, whose stores may have cleared this one's
         exclusive monitor."""
         env = self.envi
         daif = int(env[OFFSET["DAIF"]])

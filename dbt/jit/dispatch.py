@@ -63,7 +63,8 @@ _TLB_ADDEND = (OFFSET["TLB0_ADDEND"], OFFSET["TLB1_ADDEND"])
 @njit(cache=True)
 def _interrupt_ready(env):
     daif = env[_DAIF]
-    return (env[_IRQ] != 0 and (daif & X.DAIF_I) == 0) or (env[_FIQ] != 0 and (daif & X.DAIF_F) == 0) \
+    return (env[_IRQ] != 0 and (daif & X.DAIF_I) == 0) \
+        or (env[_FIQ] != 0 and (daif & X.DAIF_F) == 0) \
         or (env[_SERROR] != 0 and (daif & X.DAIF_A) == 0)
 
 

@@ -19,8 +19,8 @@ CASE_STRIDE = 0x100           # batched cases sit this far apart in the code reg
 DATA = 0x1000000
 DATA_SIZE = 0x40000
 # Unicorn runs a CLREX before every case: it keeps its exclusive monitor from one run to the
-# next, while each case starts with ours in the Open Access state.  It sits in the code region's last word, where no case's instructions
-# go (see check_many).
+# next, while each case starts with ours in the Open Access state.  The CLREX sits in the code
+# region's last word, where no case's instructions go (see check_many).
 CLREX_AT = CODE + CODE_SIZE - 4
 CLREX = 0xD5033F5F
 MID = DATA + DATA_SIZE // 2
