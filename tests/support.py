@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -93,3 +92,16 @@ def qemu_virt_socket(option: str, path: str):
     finally:
         qemu.kill()
         qemu.wait()
+
+
+def watch_events(qmp, name: str):
+    """(queue, task): the data of every `name` event the qemu.qmp client receives is put on
+    the asyncio queue by the task (cancel it when done)."""
+    import asyncio
+    queue = asyncio.Queue()
+
+    async def listen():
+        async for event in qmp.events:
+            if event["event"] == name:
+                await queue.put(event["data"])
+    return queue, asyncio.create_task(listen())

@@ -9,7 +9,6 @@ import asyncio
 import gc
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from dbt.machine.control import CommandError
 from dbt.machine.ged import GenericEventDevice
 from dbt.machine.virt import Machine, MachineConfig
 from guests.build import CC, HOTPLUG, HOTPLUG_MAXCPUS, MEMORY, build_guest
+from support import watch_events
 
 CPU = "cortex-a57-arm-cpu"
 MiB = 1 << 20
@@ -357,13 +357,7 @@ def test_hotplug_guest_over_qmp_and_monitor(guest, tmp_path):
                 break
             except Exception:
                 await asyncio.sleep(0.1)
-        deleted = asyncio.Queue()
-
-        async def listen():
-            async for event in qmp.events:
-                if event["event"] == "DEVICE_DELETED":
-                    await deleted.put(event["data"])
-        listener = asyncio.create_task(listen())
+        deleted, listener = watch_events(qmp, "DEVICE_DELETED")
         out, added, log = b"", [], []
 
         async def hotplug_two():

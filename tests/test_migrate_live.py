@@ -27,6 +27,7 @@ from dbt.machine.virt import Machine, MachineConfig
 from dbt.migration import MigrationError
 from dbt.migration.incoming import Listener, load_file, serve
 from guests.build import CC, MIGRATE, build_guest
+from support import watch_events
 
 CPU = "cortex-a57-arm-cpu"
 MiB = 1 << 20
@@ -359,13 +360,7 @@ def test_live_migration_between_processes_keeps_hotplug_state(guest, tmp_path):
         last_src = int(re.findall(r"^tick (\d+):", "\n".join(src_out), re.M)[-1])
 
         dq = await connect(dst_qmp)
-        deleted = asyncio.Queue()
-
-        async def listen():
-            async for event in dq.events:
-                if event["event"] == "DEVICE_DELETED":
-                    await deleted.put(event["data"])
-        listener = asyncio.create_task(listen())
+        deleted, listener = watch_events(dq, "DEVICE_DELETED")
         first = await until(dst, r"^tick \d+:", dst_out)
         hotpluggable = await dq.execute("query-hotpluggable-cpus")
         await until(dst, r"^tick \d+: online 0,1,2 ", dst_out)

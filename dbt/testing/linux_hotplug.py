@@ -64,6 +64,13 @@ class Shell:
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+def boot_to_shell(con: Console, deadline: float) -> float:
+    """Wait for /init's marker and its shell prompt; the seconds since the boot began."""
+    con.expect(re.escape(MARKER), deadline - time.monotonic())
+    con.expect(PROMPT_RE, max(deadline - time.monotonic(), 1))
+    return con.elapsed()
+
+
 def _expect(run: HotplugRun, what: str, got, want):
     if got != want:
         raise ScenarioError(f"{what}: got {got!r}, want {want!r}\nsteps so far: {run.steps}")
@@ -83,10 +90,7 @@ def linux_hotplug(kernel: Path, initrd: Path, append: str, *, extra=(), timeout=
         con = Console(argv, log=log)
         qmp = None
         try:
-            deadline = time.monotonic() + timeout
-            con.expect(re.escape(MARKER), deadline - time.monotonic())
-            con.expect(PROMPT_RE, max(deadline - time.monotonic(), 1))
-            run.t_boot = con.elapsed()
+            run.t_boot = boot_to_shell(con, time.monotonic() + timeout)
             qmp = QEMUMonitorProtocol(sock)
             qmp.connect(negotiate=True)
             shell = Shell(con)

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbt.machine.guest import MARKER, PROMPT_RE, Console, ConsoleError
+from dbt.machine.guest import MARKER, Console, ConsoleError
 from dbt.testing.linux_hotplug import (CPU_SYSFS, ScenarioError, Shell, _expect, _qmp,
-                                       _wait_event)
+                                       _wait_event, boot_to_shell)
 
 # a whole line: `$` would also match "tick-1" while "tick-12" is still arriving
 TICK_RE = r"^tick-(\d+)\r?\n"
@@ -70,10 +70,7 @@ def linux_migrate(kernel: Path, initrd: Path, append: str, *, timeout=3600, log=
                                             "4", "--memory", memory]), log=log)
         dst = qmp = dq = None
         try:
-            deadline = time.monotonic() + timeout
-            src.expect(re.escape(MARKER), deadline - time.monotonic())
-            src.expect(PROMPT_RE, max(deadline - time.monotonic(), 1))
-            run.t_boot = src.elapsed()
+            run.t_boot = boot_to_shell(src, time.monotonic() + timeout)
             qmp = _connect(src_sock)
             shell = Shell(src)
             _expect(run, "device_add cpu-2", _qmp(qmp, "device_add", {
